@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+
+	"github.com/alecthomas/kong"
+)
+
+// cli is the whole command line. Each command is a struct in its own <name>_cmd.go file.
+type cli struct {
+	Version kong.VersionFlag `help:"Print version, commit and Go version, then exit."`
+
+	// Commands: see run_cmd.go, debug_cmd.go, install_config_cmd.go.
+}
+
+// streams are the process's standard streams, bound into every command's Run.
+type streams struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// exitError carries a specific exit code out of a command.
+type exitError struct {
+	Code int
+	Err  error
+}
+
+func (e *exitError) Error() string { return e.Err.Error() }
+func (e *exitError) Unwrap() error { return e.Err }
+
+func versionString() string {
+	return fmt.Sprintf("mcp-cloudrun-proxy %s (commit %s, %s)", version, commit, runtime.Version())
+}
+
+// execute parses args and runs the chosen command, returning the process exit code.
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var c cli
+	exited := -1
+	parser, err := kong.New(&c,
+		kong.Name("mcp-cloudrun-proxy"),
+		kong.Description("Use an IAM-protected MCP server on Google Cloud Run from any local MCP client."),
+		kong.UsageOnError(),
+		kong.Vars{"version": versionString()},
+		kong.Writers(stderr, stderr),
+		kong.Exit(func(code int) { exited = code; panic(kongExit{}) }),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+		kong.Bind(&streams{Stdin: stdin, Stdout: stdout, Stderr: stderr}),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcp-cloudrun-proxy: %v\n", err)
+		return 2
+	}
+	code := func() (code int) {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(kongExit); !ok {
+					panic(r)
+				}
+				code = exited
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			parser.Errorf("%s", err)
+			if kctx != nil {
+				_ = kctx.PrintUsage(true)
+			}
+			return 2
+		}
+		if err := kctx.Run(); err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) {
+				if ee.Err != nil {
+					fmt.Fprintf(stderr, "mcp-cloudrun-proxy: %v\n", ee.Err)
+				}
+				return ee.Code
+			}
+			fmt.Fprintf(stderr, "mcp-cloudrun-proxy: %v\n", err)
+			return 1
+		}
+		return 0
+	}()
+	return code
+}
+
+// kongExit unwinds out of kong when it wants to exit (--help, --version) so that execute can
+// return a code instead of the process exiting under a test.
+type kongExit struct{}
+
+// newLogger returns the stderr logger every command uses; stdout is reserved for MCP.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
