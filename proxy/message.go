@@ -1,0 +1,102 @@
+package proxy
+
+import (
+	"bytes"
+
+	"github.com/tidwall/gjson"
+)
+
+// messageKind says what a client message expects back.
+type messageKind int
+
+const (
+	kindInvalid      messageKind = iota // not JSON, or JSON that is neither object nor array
+	kindRequest                         // has method and id: needs exactly one response
+	kindNotification                    // has method, no id
+	kindResponse                        // no method: the client's answer to a server request
+	kindBatch                           // a JSON array of messages
+)
+
+// A message is one line from the client, classified without decoding it: the body is sent
+// upstream exactly as it arrived.
+type message struct {
+	body   []byte
+	kind   messageKind
+	method string
+	// id is the request's id exactly as the client wrote it, for error responses.
+	id []byte
+	// batchIDs are the ids of the requests inside a batch.
+	batchIDs [][]byte
+}
+
+func classify(body []byte) message {
+	m := message{body: body}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || !gjson.ValidBytes(body) {
+		return m
+	}
+	switch trimmed[0] {
+	case '{':
+		m.kind, m.method, m.id = classifyObject(gjson.ParseBytes(body))
+	case '[':
+		m.kind = kindBatch
+		gjson.ParseBytes(body).ForEach(func(_, v gjson.Result) bool {
+			if kind, _, id := classifyObject(v); kind == kindRequest {
+				m.batchIDs = append(m.batchIDs, id)
+			}
+			return true
+		})
+	}
+	return m
+}
+
+func classifyObject(v gjson.Result) (messageKind, string, []byte) {
+	if !v.IsObject() {
+		return kindInvalid, "", nil
+	}
+	method := v.Get("method")
+	id := v.Get("id")
+	switch {
+	case method.Exists() && id.Exists():
+		return kindRequest, method.String(), []byte(id.Raw)
+	case method.Exists():
+		return kindNotification, method.String(), nil
+	default:
+		return kindResponse, "", nil
+	}
+}
+
+// responsesExpected is how many response messages the server owes for m.
+func (m *message) responsesExpected() int {
+	switch m.kind {
+	case kindRequest:
+		return 1
+	case kindBatch:
+		return len(m.batchIDs)
+	}
+	return 0
+}
+
+// isResponse reports whether a server message is a JSON-RPC response (or a batch of them)
+// rather than a request or notification, and how many responses it holds.
+func countResponses(msg []byte) int {
+	v := gjson.ParseBytes(msg)
+	if v.IsArray() {
+		n := 0
+		v.ForEach(func(_, e gjson.Result) bool {
+			if isResponseObject(e) {
+				n++
+			}
+			return true
+		})
+		return n
+	}
+	if isResponseObject(v) {
+		return 1
+	}
+	return 0
+}
+
+func isResponseObject(v gjson.Result) bool {
+	return v.IsObject() && !v.Get("method").Exists() && (v.Get("result").Exists() || v.Get("error").Exists())
+}

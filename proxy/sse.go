@@ -1,0 +1,138 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"time"
+)
+
+// An sseEvent is one dispatched server-sent event.
+type sseEvent struct {
+	// Data is the event's data, its lines joined with "\n". It is only valid until the next
+	// call to next.
+	Data    []byte
+	HasData bool
+	Type    string
+}
+
+// An sseReader parses a text/event-stream incrementally, as the WHATWG HTML specification
+// describes: an event is dispatched as soon as its terminating blank line arrives.
+type sseReader struct {
+	r *bufio.Reader
+	// skipLF is set after a CR line ending, so that the LF of a CRLF pair is not read as an
+	// empty line. Waiting for the next byte instead would delay dispatch.
+	skipLF bool
+	line   []byte
+	data   []byte
+
+	// LastEventID is the id of the last event seen (an id field persists across events).
+	LastEventID string
+	// Retry is the reconnection delay the server asked for, zero if it sent none.
+	Retry time.Duration
+}
+
+func newSSEReader(r io.Reader) *sseReader {
+	return &sseReader{r: bufio.NewReaderSize(r, 32*1024)}
+}
+
+// next returns the next event with data. Events without data (such as priming events that
+// only carry an id) update LastEventID and Retry but are not returned. At the end of the
+// stream it returns io.EOF; a pending event not yet terminated by a blank line is dispatched
+// first when the stream ended cleanly, and dropped when it broke.
+func (s *sseReader) next() (sseEvent, error) {
+	s.data = s.data[:0]
+	var ev sseEvent
+	for {
+		line, err := s.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(line) > 0 {
+				s.field(line, &ev)
+			}
+			if errors.Is(err, io.EOF) && ev.HasData {
+				ev.Data = s.data
+				return ev, nil
+			}
+			return sseEvent{}, err
+		}
+		if len(line) == 0 {
+			if ev.HasData {
+				ev.Data = s.data
+				return ev, nil
+			}
+			ev = sseEvent{}
+			continue
+		}
+		s.field(line, &ev)
+	}
+}
+
+func (s *sseReader) field(line []byte, ev *sseEvent) {
+	if line[0] == ':' {
+		return // a comment, often a keep-alive
+	}
+	name, value, found := bytes.Cut(line, []byte{':'})
+	if found && len(value) > 0 && value[0] == ' ' {
+		value = value[1:]
+	}
+	switch string(name) {
+	case "data":
+		if ev.HasData {
+			s.data = append(s.data, '\n')
+		}
+		s.data = append(s.data, value...)
+		ev.HasData = true
+	case "id":
+		if bytes.IndexByte(value, 0) < 0 {
+			s.LastEventID = string(value)
+		}
+	case "retry":
+		if ms, err := strconv.ParseUint(string(value), 10, 32); err == nil {
+			s.Retry = time.Duration(ms) * time.Millisecond
+		}
+	case "event":
+		ev.Type = string(value)
+	}
+}
+
+// readLine returns the next line without its ending (CRLF, LF or CR). The returned slice is
+// reused by the next call. At the end of input it returns what it has with io.EOF.
+func (s *sseReader) readLine() ([]byte, error) {
+	s.line = s.line[:0]
+	for {
+		if s.r.Buffered() == 0 {
+			if _, err := s.r.Peek(1); err != nil {
+				return s.line, err
+			}
+		}
+		chunk, _ := s.r.Peek(s.r.Buffered())
+		if s.skipLF {
+			s.skipLF = false
+			if chunk[0] == '\n' {
+				_, _ = s.r.Discard(1)
+				continue
+			}
+		}
+		i := bytes.IndexAny(chunk, "\r\n")
+		if i < 0 {
+			s.line = append(s.line, chunk...)
+			_, _ = s.r.Discard(len(chunk))
+			continue
+		}
+		s.line = append(s.line, chunk[:i]...)
+		s.skipLF = chunk[i] == '\r'
+		_, _ = s.r.Discard(i + 1)
+		return s.line, nil
+	}
+}
+
+// continueWith returns a reader for a resumed stream: a new body, the same last event id and
+// reconnection delay.
+func (s *sseReader) continueWith(r io.Reader) *sseReader {
+	next := newSSEReader(r)
+	next.LastEventID = s.LastEventID
+	next.Retry = s.Retry
+	return next
+}
