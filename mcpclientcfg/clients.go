@@ -1,0 +1,333 @@
+package mcpclientcfg
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// A Client is an MCP client whose config file this package can edit.
+type Client string
+
+// The supported clients; [Clients] lists them in this order.
+const (
+	ClaudeDesktop Client = "claude-desktop"
+	ClaudeCode    Client = "claude-code"
+	Cursor        Client = "cursor"
+	VSCode        Client = "vscode"
+	Windsurf      Client = "windsurf"
+	Gemini        Client = "gemini"
+	Codex         Client = "codex"
+)
+
+// Clients returns every supported client.
+func Clients() []Client {
+	return []Client{ClaudeDesktop, ClaudeCode, Cursor, VSCode, Windsurf, Gemini, Codex}
+}
+
+// A Scope says whose config an entry goes into.
+type Scope string
+
+// Scopes. ScopeUser is the default everywhere.
+const (
+	// ScopeUser is the user's own config, used in every project.
+	ScopeUser Scope = "user"
+	// ScopeProject is a file in the project directory, meant to be committed.
+	ScopeProject Scope = "project"
+	// ScopeLocal is Claude Code's per-project entry kept in ~/.claude.json.
+	ScopeLocal Scope = "local"
+)
+
+// Scopes returns the scopes a client supports, ScopeUser first.
+func Scopes(c Client) []Scope {
+	switch c {
+	case ClaudeCode:
+		return []Scope{ScopeUser, ScopeProject, ScopeLocal}
+	case Cursor, VSCode, Gemini:
+		return []Scope{ScopeUser, ScopeProject}
+	case ClaudeDesktop, Windsurf, Codex:
+		return []Scope{ScopeUser}
+	}
+	return nil
+}
+
+// A Format is the syntax of a config file.
+type Format int
+
+// Formats.
+const (
+	// FormatJSON is strict JSON (RFC 8259).
+	FormatJSON Format = iota
+	// FormatJSONC is JSON with comments and trailing commas, as VS Code and its forks read it.
+	FormatJSONC
+	// FormatTOML is TOML 1.0.
+	FormatTOML
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatJSON:
+		return "JSON"
+	case FormatJSONC:
+		return "JSON with comments"
+	case FormatTOML:
+		return "TOML"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// System is what locating config files depends on. Tests pass their own to cover every OS.
+type System struct {
+	// GOOS is "linux", "darwin" or "windows"; other Unix systems are treated as Linux.
+	GOOS string
+	// Home is the user's home directory.
+	Home string
+	// Getenv reads environment variables (APPDATA, XDG_CONFIG_HOME, CLAUDE_CONFIG_DIR,
+	// CODEX_HOME); nil reads none.
+	Getenv func(string) string
+	// ProjectDir is the absolute project directory for ScopeProject and ScopeLocal.
+	ProjectDir string
+}
+
+// CurrentSystem describes this process: its OS, home directory, environment and working
+// directory.
+func CurrentSystem() System {
+	home, _ := os.UserHomeDir()
+	wd, _ := os.Getwd()
+	return System{GOOS: runtime.GOOS, Home: home, Getenv: os.Getenv, ProjectDir: wd}
+}
+
+func (s System) env(key string) string {
+	if s.Getenv == nil {
+		return ""
+	}
+	return s.Getenv(key)
+}
+
+// join joins path elements with the separator of s.GOOS, so that Windows paths can be
+// computed (and tested) on any OS.
+func (s System) join(elem ...string) string {
+	if s.GOOS != "windows" {
+		return filepath.ToSlash(filepath.Join(elem...))
+	}
+	var parts []string
+	for i, e := range elem {
+		e = strings.ReplaceAll(e, "/", `\`)
+		if i > 0 {
+			e = strings.Trim(e, `\`)
+		} else {
+			e = strings.TrimRight(e, `\`)
+		}
+		if e != "" {
+			parts = append(parts, e)
+		}
+	}
+	return strings.Join(parts, `\`)
+}
+
+// appData is where per-user application config lives: %APPDATA% on Windows,
+// ~/Library/Application Support on macOS, $XDG_CONFIG_HOME or ~/.config elsewhere.
+func (s System) appData() string {
+	switch s.GOOS {
+	case "windows":
+		if d := s.env("APPDATA"); d != "" {
+			return d
+		}
+		return s.join(s.Home, "AppData", "Roaming")
+	case "darwin":
+		return s.join(s.Home, "Library", "Application Support")
+	default:
+		if d := s.env("XDG_CONFIG_HOME"); d != "" && isAbs(d) {
+			return d
+		}
+		return s.join(s.Home, ".config")
+	}
+}
+
+func isAbs(p string) bool {
+	return strings.HasPrefix(p, "/") || (len(p) > 2 && p[1] == ':')
+}
+
+// A Location is one config file and the place in it that holds server entries.
+type Location struct {
+	Client Client
+	Scope  Scope
+	// Path is the config file.
+	Path   string
+	Format Format
+	// KeyPath leads from the top of the file to the object (or TOML table) whose members are
+	// the server entries, e.g. ["mcpServers"], ["servers"], ["mcp_servers"] or
+	// ["projects", "/abs/project", "mcpServers"].
+	KeyPath []string
+	// StdioType says entries carry "type": "stdio".
+	StdioType bool
+}
+
+// WithPath returns l reading and writing path instead (the --config override).
+func (l Location) WithPath(path string) Location {
+	l.Path = path
+	return l
+}
+
+// ErrUnsupportedScope is returned by [Locate] for a scope the client does not have.
+var ErrUnsupportedScope = errors.New("scope not supported by this client")
+
+// Locate returns where client c keeps its server entries for scope s on sys. An empty scope
+// means ScopeUser.
+func Locate(sys System, c Client, s Scope) (Location, error) {
+	if s == "" {
+		s = ScopeUser
+	}
+	scopes := Scopes(c)
+	if scopes == nil {
+		return Location{}, fmt.Errorf("unknown client %q; use one of %s", c, joinClients(Clients()))
+	}
+	ok := false
+	for _, sc := range scopes {
+		ok = ok || sc == s
+	}
+	if !ok {
+		return Location{}, fmt.Errorf("client %s: scope %q: %w; use --scope %s", c, s, ErrUnsupportedScope, joinScopes(scopes))
+	}
+	if s != ScopeUser && s != "" {
+		if sys.ProjectDir == "" || !isAbs(sys.ProjectDir) {
+			return Location{}, fmt.Errorf("client %s, scope %s: no absolute project directory", c, s)
+		}
+	}
+	if s == ScopeUser && sys.Home == "" {
+		return Location{}, fmt.Errorf("client %s: no home directory; pass --config", c)
+	}
+	l := Location{Client: c, Scope: s, Format: FormatJSON, KeyPath: []string{"mcpServers"}}
+	switch c {
+	case ClaudeDesktop:
+		l.Path = sys.join(sys.appData(), "Claude", "claude_desktop_config.json")
+	case ClaudeCode:
+		l.StdioType = true
+		switch s {
+		case ScopeProject:
+			l.Path = sys.join(sys.ProjectDir, ".mcp.json")
+		default:
+			l.Path = sys.claudeJSON()
+			if s == ScopeLocal {
+				l.KeyPath = []string{"projects", sys.ProjectDir, "mcpServers"}
+			}
+		}
+	case Cursor:
+		l.Format = FormatJSONC
+		if s == ScopeProject {
+			l.Path = sys.join(sys.ProjectDir, ".cursor", "mcp.json")
+		} else {
+			l.Path = sys.join(sys.Home, ".cursor", "mcp.json")
+		}
+	case VSCode:
+		l.Format = FormatJSONC
+		l.KeyPath = []string{"servers"}
+		l.StdioType = true
+		if s == ScopeProject {
+			l.Path = sys.join(sys.ProjectDir, ".vscode", "mcp.json")
+		} else {
+			l.Path = sys.join(sys.appData(), "Code", "User", "mcp.json")
+		}
+	case Windsurf:
+		l.Format = FormatJSONC
+		l.Path = sys.join(sys.Home, ".codeium", "windsurf", "mcp_config.json")
+	case Gemini:
+		l.Format = FormatJSONC
+		if s == ScopeProject {
+			l.Path = sys.join(sys.ProjectDir, ".gemini", "settings.json")
+		} else {
+			l.Path = sys.join(sys.Home, ".gemini", "settings.json")
+		}
+	case Codex:
+		l.Format = FormatTOML
+		l.KeyPath = []string{"mcp_servers"}
+		home := sys.env("CODEX_HOME")
+		if home == "" {
+			home = sys.join(sys.Home, ".codex")
+		}
+		l.Path = sys.join(home, "config.toml")
+	}
+	return l, nil
+}
+
+// claudeJSON is Claude Code's ~/.claude.json, or $CLAUDE_CONFIG_DIR/.claude.json.
+func (s System) claudeJSON() string {
+	if d := s.env("CLAUDE_CONFIG_DIR"); d != "" {
+		return s.join(d, ".claude.json")
+	}
+	return s.join(s.Home, ".claude.json")
+}
+
+// Installed reports whether the user-scope location of client c exists on this machine:
+// the config file exists, or its directory does (and is not the home directory itself),
+// which is what the client creates when it is installed.
+func Installed(sys System, c Client) (Location, bool) {
+	l, err := Locate(sys, c, ScopeUser)
+	if err != nil {
+		return l, false
+	}
+	if _, err := os.Stat(l.Path); err == nil {
+		return l, true
+	}
+	dir := filepath.Dir(l.Path)
+	if filepath.Clean(dir) == filepath.Clean(sys.Home) {
+		return l, false
+	}
+	st, err := os.Stat(dir)
+	return l, err == nil && st.IsDir()
+}
+
+// DisplayName is the client's product name.
+func (c Client) DisplayName() string {
+	switch c {
+	case ClaudeDesktop:
+		return "Claude Desktop"
+	case ClaudeCode:
+		return "Claude Code"
+	case Cursor:
+		return "Cursor"
+	case VSCode:
+		return "VS Code"
+	case Windsurf:
+		return "Windsurf"
+	case Gemini:
+		return "Gemini CLI"
+	case Codex:
+		return "Codex CLI"
+	}
+	return string(c)
+}
+
+// NextStep tells the user how to make client c pick up a changed entry called name.
+func (c Client) NextStep(name string) string {
+	switch c {
+	case ClaudeCode:
+		return fmt.Sprintf("Next: run `claude mcp list` and check that %q is listed as connected; restart running Claude Code sessions to load it.", name)
+	case VSCode:
+		return fmt.Sprintf("Next: restart VS Code (or run \"MCP: List Servers\" and start %q).", name)
+	case Codex:
+		return "Next: start a new Codex session; `codex mcp list` shows the entry."
+	case Gemini:
+		return "Next: restart Gemini CLI; `/mcp` lists the server."
+	}
+	return fmt.Sprintf("Next: restart %s to load %q.", c.DisplayName(), name)
+}
+
+func joinClients(cs []Client) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ", ")
+}
+
+func joinScopes(ss []Scope) string {
+	s := make([]string, len(ss))
+	for i, c := range ss {
+		s[i] = string(c)
+	}
+	return strings.Join(s, " or ")
+}

@@ -1,0 +1,215 @@
+package mcpclientcfg
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// A Change is the planned new content of one config file. Nothing is written until
+// [Writer.Apply].
+type Change struct {
+	Location Location
+	// Name is the server entry added, updated or removed.
+	Name string
+	// Old is the file's content; nil when it does not exist.
+	Old []byte
+	// New is the content after the change.
+	New []byte
+	// Existed says the file existed.
+	Existed bool
+	// Found says the entry was in the file before the change.
+	Found bool
+	// Mode is the permission bits the file has, or gets when created.
+	Mode fs.FileMode
+	// target is Location.Path with symlinks resolved: we replace the file a symlink points
+	// to, not the symlink.
+	target string
+}
+
+// UpToDate reports whether the change would write nothing.
+func (c *Change) UpToDate() bool {
+	if !c.Existed {
+		return c.New == nil
+	}
+	return bytes.Equal(c.Old, c.New)
+}
+
+// Diff is a unified diff of the change; "" when it is up to date.
+func (c *Change) Diff() string {
+	if c.UpToDate() {
+		return ""
+	}
+	a := c.Location.Path
+	if !c.Existed {
+		a = "/dev/null"
+	}
+	return unifiedDiff(a, c.Location.Path, c.Old, c.New)
+}
+
+// newFileMode is the mode of a config file we create: entries may carry secrets in env.
+const newFileMode fs.FileMode = 0o600
+
+func readLocation(loc Location) (*Change, error) {
+	if loc.Path == "" {
+		return nil, errors.New("no config file path")
+	}
+	c := &Change{Location: loc, target: loc.Path, Mode: newFileMode}
+	if t, err := filepath.EvalSymlinks(loc.Path); err == nil {
+		c.target = t
+	}
+	st, err := os.Stat(c.target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return c, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading %s: %w", loc.Path, err)
+	case st.IsDir():
+		return nil, fmt.Errorf("%s is a directory, not a config file", loc.Path)
+	}
+	data, err := os.ReadFile(c.target)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", loc.Path, err)
+	}
+	c.Old, c.Existed, c.Mode = data, true, st.Mode().Perm()
+	return c, nil
+}
+
+// PlanInstall reads loc's file and computes the change that adds entry e, or updates the
+// entry of that name: its command, args and env (and "type" where the client wants one) are
+// set, its other keys and everything else in the file are kept.
+func PlanInstall(loc Location, e ServerEntry) (*Change, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := readLocation(loc)
+	if err != nil {
+		return nil, err
+	}
+	c.Name = e.Name
+	if c.Old != nil {
+		if _, c.Found, err = lookup(loc, c.Old, e.Name); err != nil {
+			return nil, err
+		}
+	}
+	c.New, err = installBytes(loc, c.Old, e)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// PlanRemove reads loc's file and computes the change that removes the entry called name.
+// A missing file or entry gives an up-to-date change with Found false.
+func PlanRemove(loc Location, name string) (*Change, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	c, err := readLocation(loc)
+	if err != nil {
+		return nil, err
+	}
+	c.Name = name
+	if !c.Existed {
+		return c, nil
+	}
+	c.New, c.Found, err = removeBytes(loc, c.Old, name)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func installBytes(loc Location, src []byte, e ServerEntry) ([]byte, error) {
+	if loc.Format == FormatTOML {
+		return installTOML(loc, src, e)
+	}
+	return installJSON(loc, src, e)
+}
+
+func removeBytes(loc Location, src []byte, name string) ([]byte, bool, error) {
+	if loc.Format == FormatTOML {
+		return removeTOML(loc, src, name)
+	}
+	return removeJSON(loc, src, name)
+}
+
+func entriesBytes(loc Location, src []byte) ([]ServerEntry, error) {
+	if loc.Format == FormatTOML {
+		return entriesTOML(loc, src)
+	}
+	d, err := parseJSONDoc(loc, src)
+	if err != nil {
+		return nil, err
+	}
+	es, err := d.entries(loc.KeyPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", loc.Path, err)
+	}
+	return es, nil
+}
+
+func lookup(loc Location, src []byte, name string) (ServerEntry, bool, error) {
+	es, err := entriesBytes(loc, src)
+	if err != nil {
+		return ServerEntry{}, false, err
+	}
+	for _, e := range es {
+		if e.Name == name {
+			return e, true, nil
+		}
+	}
+	return ServerEntry{}, false, nil
+}
+
+// ReadEntries returns the stdio server entries at loc, in file order (by name for TOML). A
+// missing file has none.
+func ReadEntries(loc Location) ([]ServerEntry, error) {
+	data, err := os.ReadFile(loc.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", loc.Path, err)
+	}
+	return entriesBytes(loc, data)
+}
+
+// LookupEntry returns the entry called name at loc, exactly as a client would run it: its
+// [ServerEntry.CommandLine] is the command line to start.
+func LookupEntry(loc Location, name string) (ServerEntry, bool, error) {
+	data, err := os.ReadFile(loc.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ServerEntry{}, false, nil
+	}
+	if err != nil {
+		return ServerEntry{}, false, fmt.Errorf("reading %s: %w", loc.Path, err)
+	}
+	return lookup(loc, data, name)
+}
+
+// LocalProjects lists the projects in Claude Code's ~/.claude.json (loc is its
+// [ScopeUser] or [ScopeLocal] location) that have MCP server entries of their own.
+func LocalProjects(loc Location) ([]string, error) {
+	data, err := os.ReadFile(loc.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", loc.Path, err)
+	}
+	d, err := parseJSONDoc(loc, data)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range d.keys([]string{"projects"}) {
+		if len(d.keys([]string{"projects", p, "mcpServers"})) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
