@@ -1,0 +1,100 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tidwall/gjson"
+)
+
+func TestReadLines(t *testing.T) {
+	long := strings.Repeat("y", 200_000) // longer than the reader's buffer
+	tests := []struct {
+		desc  string
+		input string
+		want  []string
+	}{
+		{"LF", "a\nb\n", []string{"a", "b"}},
+		{"CRLF", "a\r\nb\r\n", []string{"a", "b"}},
+		{"final line without newline", "a\nb", []string{"a", "b"}},
+		{"blank lines skipped", "\n\n  \na\n\r\n", []string{"a"}},
+		{"long line", long + "\nz\n", []string{long, "z"}},
+		{"empty", "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			for name, r := range map[string]io.Reader{
+				"whole": strings.NewReader(tc.input),
+				"half":  iotest.HalfReader(strings.NewReader(tc.input)),
+			} {
+				var got []string
+				err := readLines(r, func(line []byte) bool { got = append(got, string(line)); return true })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", name, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestLineWriterMakesOneLinePerMessage(t *testing.T) {
+	var out bytes.Buffer
+	lw := newLineWriter(&out, slog.New(slog.DiscardHandler))
+	lw.writeMessage([]byte("{\n  \"a\": \"x\\ny\"\r\n}\n"))
+	lw.writeMessage([]byte(`{"b":2}`))
+	if got, want := out.String(), "{  \"a\": \"x\\ny\"}\n{\"b\":2}\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func FuzzClassifyAndFrame(f *testing.F) {
+	for _, seed := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"a"}`, `[{"id":1,"method":"a"},{"method":"n"}]`, `not json`, `123456789012345678901234567890`,
+		"{\"id\":\"\xff\",\"method\":\"x\"}", `{"result":{},"id":3}`, `[]`, `null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		// Framing: whatever a line holds (but newlines), it comes back out whole and alone.
+		line = bytes.ReplaceAll(bytes.ReplaceAll(line, []byte("\n"), nil), []byte("\r"), nil)
+		var got [][]byte
+		input := append(append(append([]byte{}, line...), '\n'), line...)
+		if err := readLines(bytes.NewReader(input), func(l []byte) bool { got = append(got, l); return true }); err != nil {
+			t.Fatal(err)
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			if len(got) != 2 || !bytes.Equal(got[0], line) || !bytes.Equal(got[1], line) {
+				t.Fatalf("framing lost or changed the line: %q", got)
+			}
+		} else if len(got) != 0 {
+			t.Fatalf("blank line emitted: %q", got)
+		}
+
+		m := classify(line)
+		if m.kind == kindInvalid {
+			return
+		}
+		if !bytes.Equal(m.body, line) {
+			t.Fatal("classify changed the body")
+		}
+		// An error response for any id we extracted must itself be valid JSON.
+		ids := m.batchIDs
+		if m.kind == kindRequest {
+			ids = [][]byte{m.id}
+		}
+		for _, id := range ids {
+			resp := errorResponse(id, codeInternalError, string(line))
+			if !gjson.ValidBytes(resp) {
+				t.Fatalf("error response is not JSON: %s", resp)
+			}
+		}
+	})
+}
