@@ -15,7 +15,7 @@ import (
 type cli struct {
 	Version kong.VersionFlag `help:"Print version, commit and Go version, then exit."`
 
-	// Commands: see run_cmd.go, debug_cmd.go, install_config_cmd.go.
+	Run runCmd `cmd:"" help:"Relay MCP over stdio to a Cloud Run MCP endpoint, adding Google ID tokens."`
 }
 
 // streams are the process's standard streams, bound into every command's Run.

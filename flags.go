@@ -22,6 +22,9 @@ type connectionFlags struct {
 
 // Validate checks the flags together; kong calls it after parsing.
 func (f *connectionFlags) Validate() error {
+	if f.URL == "" {
+		return fmt.Errorf("--url (or MCP_CLOUDRUN_PROXY_URL) is required: the Cloud Run MCP endpoint, e.g. https://svc-xyz.a.run.app/mcp")
+	}
 	u, err := url.Parse(f.URL)
 	if err != nil {
 		return fmt.Errorf("--url %q: %w", f.URL, err)
