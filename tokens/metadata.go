@@ -1,0 +1,131 @@
+package tokens
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+const (
+	metadataIP          = "169.254.169.254"
+	metadataAccountPath = "/computeMetadata/v1/instance/service-accounts/default/"
+)
+
+func metadataHost(e env) string {
+	if h := e.Getenv("GCE_METADATA_HOST"); h != "" {
+		return h
+	}
+	return metadataIP
+}
+
+// metadataAvailable decides, as Google's libraries do, whether a metadata server is there:
+// GCE_METADATA_HOST set, or a bounded probe of 169.254.169.254 answering with
+// Metadata-Flavor: Google. It returns a phrase for logs and errors.
+func metadataAvailable(ctx context.Context, e env) (bool, string) {
+	if h := e.Getenv("GCE_METADATA_HOST"); h != "" {
+		return true, "GCE_METADATA_HOST=" + h + " is set"
+	}
+	if v := strings.ToLower(e.Getenv(EnvNoGCECheck)); v == "1" || v == "true" {
+		return false, EnvNoGCECheck + " is set"
+	}
+	ctx, cancel := context.WithTimeout(ctx, metadataProbeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+metadataIP+"/", nil)
+	if err != nil {
+		return false, "not reachable"
+	}
+	req.Header.Set("Metadata-Flavor", "Google")
+	resp, err := e.metadataClient().Do(req)
+	if err != nil {
+		return false, fmt.Sprintf("not reachable at %s within %s", metadataIP, metadataProbeTimeout)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.Header.Get("Metadata-Flavor") != "Google" {
+		return false, metadataIP + " is not a Google metadata server"
+	}
+	return true, "the metadata server at " + metadataIP + " answered"
+}
+
+// metadataClient never goes through an HTTP proxy: the metadata server is link-local.
+func (e env) metadataClient() *http.Client {
+	if e.userHTTPClient {
+		return e.HTTPClient
+	}
+	return &http.Client{
+		Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 10 * time.Second},
+		Timeout:   30 * time.Second,
+	}
+}
+
+// metadataGet GETs path (under /computeMetadata/v1/instance/service-accounts/default/) and
+// returns the body.
+func metadataGet(ctx context.Context, e env, client *http.Client, path string) (string, error) {
+	u := "http://" + metadataHost(e) + metadataAccountPath + path
+	what := "metadata server " + metadataHost(e)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	req.Header.Set("Metadata-Flavor", "Google")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("%s: reading answer: %w", what, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", &httpError{what: what, status: resp.StatusCode, body: redactSecrets(string(body))}
+	}
+	return strings.TrimSpace(string(body)), nil
+}
+
+func newMetadataProvider(ctx context.Context, e env) (*googleAuthProvider, error) {
+	client := e.metadataClient()
+	p := &googleAuthProvider{
+		desc: Description{
+			Source:              SourceGoogleAuth,
+			CredentialType:      TypeMetadata,
+			ImpersonationTarget: e.ImpersonateServiceAccount,
+			AudienceHonoured:    true,
+		},
+		label: "metadata server " + metadataHost(e),
+		fix:   "check that this instance has a service account attached",
+	}
+	ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	email, err := metadataGet(ectx, e, client, "email")
+	cancel()
+	if err != nil {
+		e.Logger.Debug("could not read the metadata server's service account email", "error", err)
+	} else {
+		p.desc.Principal = email
+	}
+	if e.ImpersonateServiceAccount == "" {
+		p.mint = func(ctx context.Context) (string, error) {
+			q := url.Values{"audience": {e.Audience}, "format": {"full"}}
+			return metadataGet(ctx, e, client, "identity?"+q.Encode())
+		}
+		return p, nil
+	}
+	access := func(ctx context.Context) (string, error) {
+		body, err := metadataGet(ctx, e, client, "token")
+		if err != nil {
+			return "", err
+		}
+		var r oauthTokenResponse
+		if err := jsonUnmarshalString(body, &r); err != nil || r.AccessToken == "" {
+			return "", fmt.Errorf("metadata server %s: the token answer has no access_token", metadataHost(e))
+		}
+		return r.AccessToken, nil
+	}
+	p.fix = "check that the instance's service account may impersonate " + e.ImpersonateServiceAccount
+	p.mint = impersonatedIDToken(e, access, e.iamEndpoint(), e.ImpersonateServiceAccount, nil)
+	return p, nil
+}
