@@ -294,4 +294,3 @@ func (s *Server) mdGuard(h http.HandlerFunc) http.HandlerFunc {
 		h(w, r)
 	}
 }
-

@@ -58,13 +58,13 @@ func TestIdentityTokensPerAccountType(t *testing.T) {
 	user.RefreshToken = g.RegisterRefreshToken(fakegoogle.GcloudClientID, "s", fakegoogle.UserEmail)
 
 	tests := []struct {
-		desc        string
-		cfg         fakegoogle.GcloudConfig
-		aud, imp    string
-		wantAud     string
-		wantEmail   string
-		wantRoute   string
-		wantRouteN  int
+		desc       string
+		cfg        fakegoogle.GcloudConfig
+		aud, imp   string
+		wantAud    string
+		wantEmail  string
+		wantRoute  string
+		wantRouteN int
 	}{
 		{"service account jwt-bearer", sa, "https://svc.run.app", "", "https://svc.run.app", fakegoogle.ServiceAccountEmail, fakegoogle.RouteJWTBearerIDToken, 1},
 		{"user refresh token", user, "", "", fakegoogle.GcloudClientID, fakegoogle.UserEmail, fakegoogle.RouteRefreshToken, 2},
