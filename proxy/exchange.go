@@ -24,15 +24,14 @@ const (
 )
 
 // handle relays one client line and makes sure a request always gets an answer.
-func (r *Relay) handle(ctx context.Context, line []byte) {
-	m := classify(line)
+func (r *Relay) handle(ctx context.Context, m *message) {
 	if m.kind == kindInvalid {
-		r.log.Warn("stdin: line is not a JSON-RPC message; answering with a parse error", "bytes", len(line))
+		r.log.Warn("stdin: line is not a JSON-RPC message; answering with a parse error", "bytes", len(m.body))
 		r.out.writeMessage(parseErrorResponse)
 		return
 	}
 	start := time.Now()
-	err := r.deliver(ctx, &m)
+	err := r.deliver(ctx, m)
 	attrs := []any{"method", m.method, "id", string(m.id), "bytes", len(m.body), "latency", time.Since(start).Round(time.Microsecond)}
 	if err == nil {
 		r.log.Debug("relayed", attrs...)
@@ -40,7 +39,7 @@ func (r *Relay) handle(ctx context.Context, line []byte) {
 	}
 	if m.responsesExpected() > 0 {
 		r.log.Warn("request failed; answering with an error", append(attrs, "error", err)...)
-		r.replyError(&m, err)
+		r.replyError(m, err)
 		return
 	}
 	r.log.Warn("could not deliver message", append(attrs, "error", err)...)

@@ -66,6 +66,13 @@ func classifyObject(v gjson.Result) (messageKind, string, []byte) {
 	}
 }
 
+// isHandshake reports whether m is part of the initialization handshake, which later
+// messages must not overtake.
+func (m *message) isHandshake() bool {
+	return (m.kind == kindRequest && m.method == "initialize") ||
+		(m.kind == kindNotification && m.method == "notifications/initialized")
+}
+
 // responsesExpected is how many response messages the server owes for m.
 func (m *message) responsesExpected() int {
 	switch m.kind {

@@ -155,15 +155,34 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 		})
 	}()
 
+	// Messages are relayed concurrently, except that nothing overtakes the handshake: a
+	// message read after initialize or notifications/initialized is sent only once that one
+	// is done, as the server requires. barrier is closed when the latest such message is.
+	barrier := make(chan struct{})
+	close(barrier)
 	var runErr error
 loop:
 	for {
 		select {
 		case line := <-lines:
+			m := classify(line)
+			after := barrier
+			var done chan struct{}
+			if m.isHandshake() {
+				done = make(chan struct{})
+				barrier = done
+			}
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
-				r.handle(work, line)
+				if done != nil {
+					defer close(done)
+				}
+				select {
+				case <-after:
+				case <-work.Done():
+				}
+				r.handle(work, &m)
 			}()
 		case err := <-readErr:
 			if err != nil {

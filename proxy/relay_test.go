@@ -607,3 +607,36 @@ func TestStdoutCarriesOnlyWholeLines(t *testing.T) {
 		}
 	}
 }
+
+func TestNothingOvertakesTheHandshake(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	h := startRelay(t, jsonHandler(func(_ *http.Request, body []byte) []byte {
+		method := gjson.GetBytes(body, "method").String()
+		mu.Lock()
+		order = append(order, method)
+		mu.Unlock()
+		switch method {
+		case "initialize":
+			<-release
+			return []byte(initializeResult("0"))
+		case "notifications/initialized":
+			time.Sleep(20 * time.Millisecond) // a slow 202 must still come first
+			return nil
+		}
+		return []byte(`{"jsonrpc":"2.0","id":1,"result":{}}`)
+	}))
+	// A piped client writes everything at once, without waiting for the initialize result.
+	h.send(initializeReq)
+	h.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	h.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	close(release)
+	h.next()
+	h.next()
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"initialize", "notifications/initialized", "tools/list"}, order); diff != "" {
+		t.Errorf("order upstream (-want +got):\n%s", diff)
+	}
+}
