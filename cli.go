@@ -15,7 +15,9 @@ import (
 type cli struct {
 	Version kong.VersionFlag `help:"Print version, commit and Go version, then exit."`
 
-	Run runCmd `cmd:"" help:"Relay MCP over stdio to a Cloud Run MCP endpoint, adding Google ID tokens."`
+	Run           runCmd           `cmd:"" help:"Relay MCP over stdio to a Cloud Run MCP endpoint, adding Google ID tokens."`
+	InstallConfig installConfigCmd `cmd:"" help:"Add (or --remove, --list) this proxy in an MCP client's config." name:"install-config"`
+	ListConfig    listConfigCmd    `cmd:"" help:"List the MCP client entries that run this proxy." name:"list-config"`
 }
 
 // streams are the process's standard streams, bound into every command's Run.

@@ -35,8 +35,14 @@ require (
 )
 
 require (
+	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/mcpclientcfg v0.0.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy v0.0.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens v0.0.0
+)
+
+require (
+	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
+	github.com/tailscale/hujson v0.0.0-20260727124030-b80ff77dac4f // indirect
 )
 
 // The sibling modules live in this repository; these let the root module build without
