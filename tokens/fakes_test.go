@@ -443,7 +443,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	te.fg = newFakeGoogle(t, clk)
 	te.vars = map[string]string{
 		"HOME":        te.home,
-		"PATH":        te.bin + string(os.PathListSeparator) + "/usr/bin" + string(os.PathListSeparator) + "/bin",
+		"PATH":        te.bin, // never a real gcloud
 		EnvNoGCECheck: "true",
 	}
 	t.Cleanup(func() { te.assertNoSecrets(te.logs.String(), "logs") })
@@ -539,6 +539,8 @@ func (te *testEnv) useMetadata() { te.set("GCE_METADATA_HOST", te.fg.host()) }
 // arguments are appended to args there.
 const fakeGcloudScript = `#!/bin/sh
 cfg="${CLOUDSDK_CONFIG:-$HOME/.config/gcloud}"
+# Builtins only: PATH holds nothing but this script.
+cat() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; }
 echo "$*" >> "$cfg/args"
 case "$1 $2" in
 "config get-value")

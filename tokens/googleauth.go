@@ -292,7 +292,7 @@ func scrubAuthError(err error) error {
 	if err == nil {
 		return nil
 	}
-	s := &scrubbedError{msg: redactSecrets(err.Error())}
+	s := &scrubbedError{msg: strings.ReplaceAll(redactSecrets(err.Error()), "\n", " ")}
 	// Keep cancellation visible to errors.Is without exposing the original text.
 	for _, target := range []error{context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, target) {

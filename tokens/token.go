@@ -17,14 +17,14 @@ const redacted = "[redacted]"
 // A Token is a Google ID token (a JWT). Every way of printing it (String, GoString, all fmt
 // verbs, slog, JSON, text) shows "[redacted]"; only [Token.Reveal] returns the JWT.
 type Token struct {
-	// d is a pointer so that even reflection-based printing of a struct holding a Token
-	// through an unexported field (where fmt cannot call our methods) shows an address,
-	// never the JWT.
 	d *tokenData
 }
 
 type tokenData struct {
-	raw    string
+	// raw is a closure, not a string: when a Token sits in an unexported struct field, fmt
+	// prints it by reflection without calling our methods, and even follows pointers (for
+	// bad verbs such as %s on a pointer); a func value only ever prints as an address.
+	raw    func() string
 	claims Claims
 }
 
@@ -80,7 +80,7 @@ func ParseToken(raw string) (Token, error) {
 		IssuedAt:        iat,
 		Expiry:          exp,
 	}
-	return Token{d: &tokenData{raw: raw, claims: c}}, nil
+	return Token{d: &tokenData{raw: func() string { return raw }, claims: c}}, nil
 }
 
 func unixTime(n json.Number) (time.Time, bool) {
@@ -115,7 +115,7 @@ func (t Token) Reveal() string {
 	if t.d == nil {
 		return ""
 	}
-	return t.d.raw
+	return t.d.raw()
 }
 
 // Claims returns the claims decoded from the JWT payload.
@@ -130,11 +130,11 @@ func (t Token) Claims() Claims {
 func (t Token) Expiry() time.Time { return t.Claims().Expiry }
 
 // IsZero reports whether t holds no token.
-func (t Token) IsZero() bool { return t.d == nil || t.d.raw == "" }
+func (t Token) IsZero() bool { return t.d == nil }
 
 // same reports whether t and u carry the same JWT.
 func (t Token) same(u Token) bool {
-	return !t.IsZero() && !u.IsZero() && t.d.raw == u.d.raw
+	return !t.IsZero() && !u.IsZero() && (t.d == u.d || t.d.raw() == u.d.raw())
 }
 
 // String implements [fmt.Stringer]; it never shows the JWT.
