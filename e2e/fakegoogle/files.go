@@ -102,9 +102,9 @@ func (s *Server) Setup(kind Kind, dir string, opts SetupOptions) (*Setup, error)
 		"CLOUDSDK_CONFIG": cfg,
 		"PATH":            path,
 		"TMPDIR":          os.TempDir(),
-		// Never let a library probe the real metadata address: an unused loopback port
-		// answers "connection refused" at once.
-		"GCE_METADATA_HOST": "127.0.0.1:9",
+		// Never let a library probe the real metadata address (169.254.169.254); the
+		// Metadata kind sets GCE_METADATA_HOST, which wins over this.
+		"NO_GCE_CHECK": "true",
 	}
 	// Write the gcloud state for every kind: logged out unless a gcloud kind logs it in.
 	gc := GcloudConfig{TokenURI: s.TokenURL(), IAMEndpoint: s.URL()}

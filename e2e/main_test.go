@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Paths of the binaries TestMain builds once for every test.
+var (
+	proxyBin  string // mcp-cloudrun-proxy, built from the root module
+	gcloudDir string // holds fakegcloud, installed as "gcloud"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "e2e-bin-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	proxyBin = filepath.Join(dir, "mcp-cloudrun-proxy")
+	gcloudDir = filepath.Join(dir, "gcloudbin")
+	// E2E_RACE=1 builds the proxy with the race detector too (slower, finds races in the relay).
+	args := []string{"build", "-o", proxyBin}
+	if os.Getenv("E2E_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	builds := []struct {
+		dir  string
+		args []string
+	}{
+		{"..", append(args, ".")},
+		{".", []string{"build", "-o", filepath.Join(gcloudDir, "gcloud"), "./cmd/fakegcloud"}},
+	}
+	for _, b := range builds {
+		cmd := exec.Command("go", b.args...)
+		cmd.Dir = b.dir
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: go %v in %s: %v\n", b.args, b.dir, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
