@@ -196,7 +196,9 @@ func (c *Cache) startFlightLocked(reason string) *flight {
 		}
 		c.mu.Unlock()
 		close(f.done)
-		if err == nil {
+		if err != nil {
+			c.log.Debug("fetching ID token failed", "reason", reason, "error", err)
+		} else {
 			cl := tok.Claims()
 			c.log.Debug("fetched ID token", "audience", cl.Audience, "email", cl.Email,
 				"expires_at", cl.Expiry.UTC().Format(time.RFC3339), "expires_in", cl.Expiry.Sub(c.now()).Round(time.Second).String())

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,9 +142,6 @@ func (c *fakeClock) nextAfter(t *testing.T) time.Duration {
 	}
 }
 
-// noAfter asserts that no timer is set right now (drains nothing it should not).
-func (c *fakeClock) pendingCalls() int { return len(c.calls) }
-
 // fakeGoogle is one httptest server playing the OAuth token endpoint, STS, the metadata
 // server and IAM Credentials. It records every secret it hands out so tests can assert none
 // leaks into logs or errors.
@@ -189,6 +185,11 @@ func newFakeGoogle(t *testing.T, clock *fakeClock) *fakeGoogle {
 	mux.HandleFunc("POST /sts", fg.sts)
 	mux.HandleFunc("GET /computeMetadata/v1/instance/service-accounts/default/{what}", fg.metadata)
 	mux.HandleFunc("POST /v1/projects/-/serviceAccounts/{call}", fg.iam)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		// The metadata server's root, which the reachability probe reads.
+		w.Header().Set("Metadata-Flavor", "Google")
+		fmt.Fprintln(w, "computeMetadata/")
+	})
 	fg.srv = httptest.NewServer(mux)
 	t.Cleanup(fg.srv.Close)
 	return fg
@@ -629,5 +630,3 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
-
-var _ = url.Values{}

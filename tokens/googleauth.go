@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/auth"
 	"cloud.google.com/go/auth/credentials"
@@ -19,6 +20,7 @@ var ErrNoCredentials = errors.New("no Google credentials found")
 
 // googleAuthProvider mints ID tokens from Application Default Credentials.
 type googleAuthProvider struct {
+	mu    sync.Mutex // guards desc.Principal, learnt from the first token for user credentials
 	desc  Description
 	label string // "service_account key /path", for errors
 	fix   string // the remedy appended to fetch errors
@@ -28,7 +30,11 @@ type googleAuthProvider struct {
 var _ Provider = (*googleAuthProvider)(nil)
 
 // Describe implements [Provider].
-func (p *googleAuthProvider) Describe() Description { return p.desc }
+func (p *googleAuthProvider) Describe() Description {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.desc
+}
 
 // Fetch implements [Provider]; every call mints a new token.
 func (p *googleAuthProvider) Fetch(ctx context.Context) (Token, error) {
@@ -42,6 +48,13 @@ func (p *googleAuthProvider) Fetch(ctx context.Context) (Token, error) {
 	t, err := ParseToken(raw)
 	if err != nil {
 		return Token{}, fmt.Errorf("google-auth (%s): the ID token received is unusable: %w", p.label, err)
+	}
+	if email := t.Claims().Email; email != "" && p.desc.ImpersonationTarget == "" {
+		p.mu.Lock()
+		if p.desc.Principal == "" {
+			p.desc.Principal = email // an authorized_user file does not name its account
+		}
+		p.mu.Unlock()
 	}
 	return t, nil
 }

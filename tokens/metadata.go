@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	metadataIP          = "169.254.169.254"
+	defaultMetadataIP   = "169.254.169.254"
 	metadataAccountPath = "/computeMetadata/v1/instance/service-accounts/default/"
 )
 
@@ -19,7 +19,7 @@ func metadataHost(e env) string {
 	if h := e.Getenv("GCE_METADATA_HOST"); h != "" {
 		return h
 	}
-	return metadataIP
+	return e.metadataIP
 }
 
 // metadataAvailable decides, as Google's libraries do, whether a metadata server is there:
@@ -34,21 +34,21 @@ func metadataAvailable(ctx context.Context, e env) (bool, string) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, metadataProbeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+metadataIP+"/", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.metadataIP+"/", nil)
 	if err != nil {
 		return false, "not reachable"
 	}
 	req.Header.Set("Metadata-Flavor", "Google")
 	resp, err := e.metadataClient().Do(req)
 	if err != nil {
-		return false, fmt.Sprintf("not reachable at %s within %s", metadataIP, metadataProbeTimeout)
+		return false, fmt.Sprintf("not reachable at %s within %s", e.metadataIP, metadataProbeTimeout)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	if resp.Header.Get("Metadata-Flavor") != "Google" {
-		return false, metadataIP + " is not a Google metadata server"
+		return false, e.metadataIP + " is not a Google metadata server"
 	}
-	return true, "the metadata server at " + metadataIP + " answered"
+	return true, "the metadata server at " + e.metadataIP + " answered"
 }
 
 // metadataClient never goes through an HTTP proxy: the metadata server is link-local.

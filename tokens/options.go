@@ -64,6 +64,9 @@ type Options struct {
 	GcloudPath string
 	// GcloudTimeout bounds each gcloud invocation; 0 means 30s.
 	GcloudTimeout time.Duration
+
+	// metadataIP replaces 169.254.169.254 (probe and default host) in tests.
+	metadataIP string
 }
 
 // env is Options with every default filled in.
@@ -93,6 +96,9 @@ func resolveOptions(o Options) env {
 	}
 	if o.GcloudTimeout <= 0 {
 		o.GcloudTimeout = defaultGcloudTimeout
+	}
+	if o.metadataIP == "" {
+		o.metadataIP = defaultMetadataIP
 	}
 	if o.Source == "" {
 		o.Source = SourceAuto

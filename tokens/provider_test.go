@@ -2,6 +2,8 @@ package tokens
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,7 +88,7 @@ func TestProviderSources(t *testing.T) {
 				p := te.useWellKnownADC(te.authorizedUser())
 				o := te.options()
 				o.Source = SourceGoogleAuth
-				return o, Description{Source: "google-auth", CredentialType: "authorized_user", CredentialFile: p, AudienceHonoured: false}
+				return o, Description{Source: "google-auth", CredentialType: "authorized_user", CredentialFile: p, Principal: testUserEmail, AudienceHonoured: false}
 			},
 			want: got{Audience: testUserClientID, Email: testUserEmail},
 		},
@@ -98,7 +100,7 @@ func TestProviderSources(t *testing.T) {
 				p := te.writeFile(filepath.Join(dir, "application_default_credentials.json"), mustJSON(te.authorizedUser()))
 				o := te.options()
 				o.Source = SourceGoogleAuth
-				return o, Description{Source: "google-auth", CredentialType: "authorized_user", CredentialFile: p, AudienceHonoured: false}
+				return o, Description{Source: "google-auth", CredentialType: "authorized_user", CredentialFile: p, Principal: testUserEmail, AudienceHonoured: false}
 			},
 			want: got{Audience: testUserClientID, Email: testUserEmail},
 		},
@@ -271,6 +273,7 @@ func TestAutoPicks(t *testing.T) {
 		desc       string
 		setup      func(te *testEnv)
 		imp        string
+		probe      bool // no GCE_METADATA_HOST: probe the fake as if it were 169.254.169.254
 		wantSource string
 		wantType   string
 		wantWhy    string // substring
@@ -292,6 +295,17 @@ func TestAutoPicks(t *testing.T) {
 			desc:       "no ADC file, metadata server",
 			setup:      func(te *testEnv) { te.useMetadata() },
 			wantSource: "google-auth", wantType: "metadata", wantWhy: "GCE_METADATA_HOST",
+		},
+		{
+			desc:       "no ADC file, metadata server found by the probe",
+			setup:      func(te *testEnv) {},
+			probe:      true,
+			wantSource: "google-auth", wantType: "metadata", wantWhy: "answered",
+		},
+		{
+			desc:       "no ADC file, probe finds no metadata server, gcloud logged in",
+			setup:      func(te *testEnv) { te.installGcloud(testUserEmail) },
+			wantSource: "gcloud", wantType: "gcloud", wantWhy: "NO_GCE_CHECK",
 		},
 		{
 			desc: "impersonated_service_account ADC",
@@ -347,6 +361,10 @@ func TestAutoPicks(t *testing.T) {
 			tc.setup(te)
 			o := te.options()
 			o.ImpersonateServiceAccount = tc.imp
+			if tc.probe {
+				delete(te.vars, EnvNoGCECheck)
+				o.metadataIP = te.fg.host()
+			}
 			p, err := NewProvider(context.Background(), o)
 			if err != nil {
 				t.Fatalf("NewProvider: %v", err)
@@ -402,5 +420,19 @@ func TestGcloudIgnoresAudienceAtDebug(t *testing.T) {
 	}
 	if logs := te.logs.String(); !strings.Contains(logs, "level=DEBUG") || !strings.Contains(logs, "--audience is ignored") {
 		t.Errorf("no debug line saying the audience is ignored:\n%s", logs)
+	}
+}
+
+func TestMetadataProbeRejectsNonGoogleServer(t *testing.T) {
+	te := newTestEnv(t)
+	delete(te.vars, EnvNoGCECheck)
+	notGoogle := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer notGoogle.Close()
+	o := te.options()
+	o.Source = SourceGoogleAuth
+	o.metadataIP = strings.TrimPrefix(notGoogle.URL, "http://")
+	_, err := NewProvider(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "is not a Google metadata server") || !strings.Contains(err.Error(), "gcloud auth application-default login") {
+		t.Fatalf("NewProvider: %v", err)
 	}
 }
