@@ -226,6 +226,11 @@ func removeMember(obj *hujson.Object, i int) {
 	switch {
 	case !last:
 		next := &obj.Members[i+1]
+		if !bytes.ContainsRune(next.Name.BeforeExtra, '\n') {
+			// next was on our line: it takes our place.
+			next.Name.BeforeExtra = append(bytes.Clone(m.Name.BeforeExtra), bytes.TrimLeft(next.Name.BeforeExtra, " \t")...)
+			break
+		}
 		_, rest := splitHead(next.Name.BeforeExtra)
 		next.Name.BeforeExtra = append(head, rest...)
 	case i > 0 && m.Value.AfterExtra == nil:
