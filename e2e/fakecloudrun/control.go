@@ -14,8 +14,8 @@ import (
 const ControlUsage = `fakecloudrun control endpoints (no authentication; loopback only):
   POST /_fake/fail?status=S[&count=N][&retry_after=SECONDS][&method=POST][&rpc_method=tools/call]
        the next N matching requests get status S (401, 403, 404, 429, 503, ...)
-  POST /_fake/cut?[count=N][&after_ms=X][&after_events=K][&mode=abrupt|clean][&method=POST|GET][&retry_ms=R]
-       cut the next N SSE streams after X ms or K message events
+  POST /_fake/cut?[count=N][&after_ms=X][&after_events=K][&mode=abrupt|clean][&method=POST|GET][&retry_ms=R][&resumed=true]
+       cut the next N SSE streams (resumed=true: only GETs with Last-Event-ID) after X ms or K message events
   POST /_fake/revoke                revoke every token issued so far
   POST /_fake/expire-sessions       end every MCP session (next request with an old id gets 404)
   POST /_fake/json?on=true|false    answer new sessions with JSON instead of SSE
@@ -62,6 +62,7 @@ func (s *Server) ControlHandler() http.Handler {
 			AfterEvents: atoi(q.Get("after_events")),
 			Abrupt:      mode == "abrupt",
 			Method:      q.Get("method"),
+			Resumed:     q.Get("resumed") == "true",
 			Retry:       time.Duration(atoi(q.Get("retry_ms"))) * time.Millisecond,
 		})
 		w.WriteHeader(http.StatusNoContent)

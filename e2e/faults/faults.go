@@ -44,6 +44,8 @@ type Cut struct {
 	Abrupt bool
 	// Method, when set, cuts only streams answering this HTTP method (POST or GET).
 	Method string
+	// Resumed, when true, cuts only resumed streams (GETs carrying Last-Event-ID).
+	Resumed bool
 	// Retry, when positive and the cut is clean, is sent as an SSE retry field before the end.
 	Retry time.Duration
 }
@@ -142,11 +144,14 @@ func (c *Controller) takeFailure(method, rpcMethod string) (Failure, bool) {
 }
 
 // takeCut pops the first cut matching an SSE response to method, if any.
-func (c *Controller) takeCut(method string) (Cut, bool) {
+func (c *Controller) takeCut(method string, resumed bool) (Cut, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, k := range c.cuts {
 		if k.Method != "" && k.Method != method {
+			continue
+		}
+		if k.Resumed && !resumed {
 			continue
 		}
 		c.cuts[i].Count--
@@ -210,7 +215,7 @@ func (c *Controller) Wrap(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		cw := &cutWriter{ResponseWriter: w, c: c, method: r.Method, cancel: cancel}
+		cw := &cutWriter{ResponseWriter: w, c: c, method: r.Method, resumed: r.Header.Get("Last-Event-ID") != "", cancel: cancel}
 		next.ServeHTTP(cw, r.WithContext(ctx))
 		cw.finish()
 	})
