@@ -260,7 +260,9 @@ func (c *Cache) refresher() {
 	}
 }
 
-// refresh replaces old, retrying failures with backoff while old is current and valid.
+// refresh replaces old, retrying with backoff while old is current and valid: after a
+// failure, and after a success that returned a token already due for refresh (gcloud hands
+// back its cached token until shortly before expiry; asking again at once would spin).
 func (c *Cache) refresh(old Token) {
 	backoff := minBackoff
 	for attempt := 1; ; attempt++ {
@@ -283,21 +285,33 @@ func (c *Cache) refresh(old Token) {
 			case <-c.kick:
 			default:
 			}
-			return
 		}
 		c.mu.Lock()
+		if f.err == nil {
+			due := !c.refreshAtLocked().After(c.now())
+			if !due || !c.cur.same(f.tok) {
+				c.mu.Unlock()
+				return
+			}
+			old = c.cur
+		}
 		stillValid := c.cur.same(old) && c.validLocked()
 		left := old.Expiry().Sub(c.now())
 		c.mu.Unlock()
 		if !stillValid {
-			if c.ctx.Err() == nil {
+			if f.err != nil && c.ctx.Err() == nil {
 				c.log.Warn("background ID token refresh failed; the next request will try again", "error", f.err, "attempt", attempt)
 			}
 			return
 		}
 		wait := min(backoff, left)
-		c.log.Warn("background ID token refresh failed; serving the current token meanwhile",
-			"error", f.err, "attempt", attempt, "retry_in", wait.String(), "current_expires_in", left.Round(time.Second).String())
+		if f.err != nil {
+			c.log.Warn("background ID token refresh failed; serving the current token meanwhile",
+				"error", f.err, "attempt", attempt, "retry_in", wait.String(), "current_expires_in", left.Round(time.Second).String())
+		} else {
+			c.log.Debug("the token source returned a token already due for refresh; asking again later",
+				"retry_in", wait.String(), "current_expires_in", left.Round(time.Second).String())
+		}
 		select {
 		case <-c.ctx.Done():
 			return

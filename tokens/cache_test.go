@@ -317,3 +317,46 @@ func TestCacheTokenHonoursContextAndCloseLeavesNoGoroutine(t *testing.T) {
 	te.fg.srv.Client().CloseIdleConnections()
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before+2 }) // +httptest server
 }
+
+// cachedSourceProvider hands back its first token until told otherwise, as gcloud returns its
+// cached token until shortly before expiry.
+type cachedSourceProvider struct {
+	*fakeProvider
+	mu     sync.Mutex
+	cached Token
+	fresh  bool
+}
+
+func (p *cachedSourceProvider) Fetch(ctx context.Context) (Token, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.cached.IsZero() && !p.fresh {
+		p.n.Add(1)
+		return p.cached, nil
+	}
+	t, err := p.fakeProvider.Fetch(ctx)
+	p.cached = t
+	return t, err
+}
+
+func TestCacheDoesNotSpinWhenTheSourceReturnsTheSameToken(t *testing.T) {
+	te := newTestEnv(t)
+	p := &cachedSourceProvider{fakeProvider: newFakeProvider(te, time.Hour)}
+	c := NewCache(p, te.options())
+	defer c.Close()
+	t1 := mustToken(t, c)
+	wantAfter(t, te.clk, time.Hour-time.Minute)
+	te.clk.Advance(time.Hour - time.Minute)
+	wantAfter(t, te.clk, time.Second) // same token back: wait, do not ask again at once
+	te.clk.Advance(time.Second)
+	wantAfter(t, te.clk, 2*time.Second)
+	if n := p.n.Load(); n != 3 {
+		t.Errorf("%d fetches, want 3", n)
+	}
+	p.mu.Lock()
+	p.fresh = true
+	p.mu.Unlock()
+	te.clk.Advance(2 * time.Second)
+	waitFor(t, "the refreshed token", func() bool { return !mustToken(t, c).same(t1) })
+	wantAfter(t, te.clk, time.Hour-time.Minute)
+}

@@ -127,7 +127,7 @@ func fromCredFile(e env, f *credFile, path string) (*googleAuthProvider, error) 
 					return "", err
 				}
 				if r.IDToken == "" {
-					return "", errors.New("the token endpoint returned no id_token; run `gcloud auth application-default login` again")
+					return "", errors.New("the token endpoint returned no id_token")
 				}
 				return r.IDToken, nil
 			}
