@@ -279,6 +279,12 @@ func applySplices(src []byte, sps []splice) []byte {
 				}
 				break
 			}
+			if len(after) == 0 {
+				// Deleted at the end of the file: end with one newline, not a blank line.
+				for bytes.HasSuffix(before, []byte("\n\n")) || bytes.HasSuffix(before, []byte("\n\r\n")) {
+					before = bytes.TrimSuffix(bytes.TrimSuffix(before, []byte("\n")), []byte("\r"))
+				}
+			}
 		}
 		next := append(bytes.Clone(before), sp.text...)
 		out = append(next, after...)
@@ -304,6 +310,9 @@ func installTOML(loc Location, src []byte, e ServerEntry) ([]byte, error) {
 	header := "[" + strings.Join(mapSlice(prefix, tomlKey), ".") + "]" + nl
 	var out []byte
 	if !exists {
+		if inline := tomlInlineParent(items, loc.KeyPath); inline != "" {
+			return nil, fmt.Errorf("%s: %s is written as an inline table or dotted keys, which cannot be extended; rewrite it as [%s.NAME] tables, or edit it by hand", loc.Path, inline, strings.Join(loc.KeyPath, "."))
+		}
 		out = bytes.Clone(src)
 		if len(bytes.TrimSpace(out)) > 0 {
 			if !bytes.HasSuffix(out, []byte("\n")) {
@@ -475,4 +484,20 @@ func mapSlice(ss []string, f func(string) string) []string {
 		out[i] = f(s)
 	}
 	return out
+}
+
+// tomlInlineParent returns the key of a key/value that defines keyPath (or a prefix of it)
+// inline, e.g. `mcp_servers = { ... }` or `mcp_servers.x.command = ...`; "" if none.
+func tomlInlineParent(items []tomlItem, keyPath []string) string {
+	for _, it := range items {
+		if it.kind != unstable.KeyValue {
+			continue
+		}
+		full := append(append([]string{}, it.table...), it.key...)
+		n := min(len(full), len(keyPath))
+		if hasPrefix(full, keyPath[:n]) && (len(full) <= len(keyPath) || len(it.table) < len(keyPath)) {
+			return strings.Join(full[:min(len(full), len(keyPath)+1)], ".")
+		}
+	}
+	return ""
 }
