@@ -14,18 +14,18 @@ import (
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/mcpclientcfg"
 )
 
-const testURL = "https://mysvc-abc123-uc.a.run.app/mcp"
+const configTestURL = "https://mysvc-abc123-uc.a.run.app/mcp"
 
-// runCLI runs the CLI in-process and returns exit code, stdout and stderr.
-func runCLI(t *testing.T, args ...string) (int, string, string) {
+// runConfigCLI runs the CLI in-process and returns exit code, stdout and stderr.
+func runConfigCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := execute(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
-// isolate gives the test an empty HOME and clears the proxy's environment variables.
-func isolate(t *testing.T) string {
+// isolateConfigEnv gives the test an empty HOME and clears the proxy's environment variables.
+func isolateConfigEnv(t *testing.T) string {
 	t.Helper()
 	home := t.TempDir()
 	t.Setenv("HOME", home)
@@ -41,7 +41,7 @@ func isolate(t *testing.T) string {
 	return home
 }
 
-func selfPath(t *testing.T) string {
+func configSelfPath(t *testing.T) string {
 	t.Helper()
 	exe, err := mcpclientcfg.ExecutablePath()
 	if err != nil {
@@ -50,7 +50,7 @@ func selfPath(t *testing.T) string {
 	return exe
 }
 
-func readEntry(t *testing.T, client mcpclientcfg.Client, path, name string) (mcpclientcfg.ServerEntry, bool) {
+func readConfigEntry(t *testing.T, client mcpclientcfg.Client, path, name string) (mcpclientcfg.ServerEntry, bool) {
 	t.Helper()
 	loc, err := mcpclientcfg.Locate(mcpclientcfg.System{GOOS: "linux", Home: "/nonexistent"}, client, mcpclientcfg.ScopeUser)
 	if err != nil {
@@ -64,7 +64,7 @@ func readEntry(t *testing.T, client mcpclientcfg.Client, path, name string) (mcp
 }
 
 func TestInstallConfigWritesRunFlagsGiven(t *testing.T) {
-	isolate(t)
+	isolateConfigEnv(t)
 	for _, tc := range []struct {
 		desc     string
 		flags    []string
@@ -73,31 +73,31 @@ func TestInstallConfigWritesRunFlagsGiven(t *testing.T) {
 	}{
 		{
 			desc:     "url only",
-			flags:    []string{"--url", testURL},
-			wantArgs: []string{"run", "--url", testURL},
+			flags:    []string{"--url", configTestURL},
+			wantArgs: []string{"run", "--url", configTestURL},
 		},
 		{
 			desc: "every run flag",
-			flags: []string{"--url", testURL, "--audience", "https://aud.example", "--token-source", "gcloud",
+			flags: []string{"--url", configTestURL, "--audience", "https://aud.example", "--token-source", "gcloud",
 				"--impersonate-service-account", "sa@p.iam.gserviceaccount.com", "--log-level", "debug", "--refresh-margin", "30.5"},
-			wantArgs: []string{"run", "--url", testURL, "--audience", "https://aud.example", "--token-source", "gcloud",
+			wantArgs: []string{"run", "--url", configTestURL, "--audience", "https://aud.example", "--token-source", "gcloud",
 				"--impersonate-service-account", "sa@p.iam.gserviceaccount.com", "--log-level", "debug", "--refresh-margin", "30.5"},
 		},
 		{
 			desc:     "defaults given explicitly are not written",
-			flags:    []string{"--url", testURL, "--token-source", "auto", "--log-level", "info", "--refresh-margin", "60"},
-			wantArgs: []string{"run", "--url", testURL},
+			flags:    []string{"--url", configTestURL, "--token-source", "auto", "--log-level", "info", "--refresh-margin", "60"},
+			wantArgs: []string{"run", "--url", configTestURL},
 		},
 		{
 			desc:     "env",
-			flags:    []string{"--url", testURL, "--env", "A=1,2", "--env", "B="},
-			wantArgs: []string{"run", "--url", testURL},
+			flags:    []string{"--url", configTestURL, "--env", "A=1,2", "--env", "B="},
+			wantArgs: []string{"run", "--url", configTestURL},
 			wantEnv:  map[string]string{"A": "1,2", "B": ""},
 		},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "sub", "claude_desktop_config.json")
-			code, stdout, stderr := runCLI(t, append([]string{"install-config", "--client", "claude-desktop", "--config", cfg}, tc.flags...)...)
+			code, stdout, stderr := runConfigCLI(t, append([]string{"install-config", "--client", "claude-desktop", "--config", cfg}, tc.flags...)...)
 			if code != 0 {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 			}
@@ -106,11 +106,11 @@ func TestInstallConfigWritesRunFlagsGiven(t *testing.T) {
 					t.Errorf("stdout lacks %q:\n%s", want, stdout)
 				}
 			}
-			e, ok := readEntry(t, mcpclientcfg.ClaudeDesktop, cfg, "mysvc")
+			e, ok := readConfigEntry(t, mcpclientcfg.ClaudeDesktop, cfg, "mysvc")
 			if !ok {
 				t.Fatal("no entry written")
 			}
-			want := mcpclientcfg.ServerEntry{Name: "mysvc", Command: selfPath(t), Args: tc.wantArgs, Env: tc.wantEnv}
+			want := mcpclientcfg.ServerEntry{Name: "mysvc", Command: configSelfPath(t), Args: tc.wantArgs, Env: tc.wantEnv}
 			if !reflect.DeepEqual(e, want) {
 				t.Errorf("entry:\n got %#v\nwant %#v", e, want)
 			}
@@ -119,7 +119,7 @@ func TestInstallConfigWritesRunFlagsGiven(t *testing.T) {
 }
 
 func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
-	isolate(t)
+	isolateConfigEnv(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mcp.json")
 	orig := "{\n  \"mcpServers\": {\n    \"other\": {\"command\": \"x\"}\n  },\n  \"keep\": [1,2]\n}\n"
@@ -129,7 +129,7 @@ func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
 	base := []string{"install-config", "--client", "cursor", "--config", cfg}
 
 	// Dry run: a diff on stdout, nothing written.
-	code, stdout, stderr := runCLI(t, append(base, "--url", testURL, "--dry-run")...)
+	code, stdout, stderr := runConfigCLI(t, append(base, "--url", configTestURL, "--dry-run")...)
 	if code != 0 {
 		t.Fatalf("dry run: exit %d: %s", code, stderr)
 	}
@@ -138,16 +138,16 @@ func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
 			t.Errorf("dry run stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	assertFile(t, cfg, orig, 0o640)
+	assertConfigFile(t, cfg, orig, 0o640)
 	if _, err := os.Stat(cfg + ".bak"); !os.IsNotExist(err) {
 		t.Errorf("dry run made a backup: %v", err)
 	}
 
 	// Install, then the same again: already up to date, nothing written.
-	if code, _, stderr := runCLI(t, append(base, "--url", testURL)...); code != 0 {
+	if code, _, stderr := runConfigCLI(t, append(base, "--url", configTestURL)...); code != 0 {
 		t.Fatalf("install: exit %d: %s", code, stderr)
 	}
-	assertFile(t, cfg+".bak", orig, 0o640)
+	assertConfigFile(t, cfg+".bak", orig, 0o640)
 	installed, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -155,28 +155,28 @@ func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
 	if err := os.Remove(cfg + ".bak"); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, _ = runCLI(t, append(base, "--url", testURL)...)
+	code, stdout, _ = runConfigCLI(t, append(base, "--url", configTestURL)...)
 	if code != 0 || !strings.Contains(stdout, `"mysvc" in Cursor (user scope): `+cfg+" is already up to date.") {
 		t.Errorf("second install: exit %d, stdout:\n%s", code, stdout)
 	}
-	assertFile(t, cfg, string(installed), 0o640)
+	assertConfigFile(t, cfg, string(installed), 0o640)
 	if _, err := os.Stat(cfg + ".bak"); !os.IsNotExist(err) {
 		t.Errorf("up-to-date run wrote a backup: %v", err)
 	}
 
 	// Remove needs no --url; the name is enough.
-	code, stdout, stderr = runCLI(t, append(base, "--remove", "--name", "mysvc")...)
+	code, stdout, stderr = runConfigCLI(t, append(base, "--remove", "--name", "mysvc")...)
 	if code != 0 || !strings.Contains(stdout, `Removed "mysvc" from Cursor (user scope): `+cfg) {
 		t.Fatalf("remove: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	assertFile(t, cfg, orig, 0o640)
-	code, stdout, _ = runCLI(t, append(base, "--remove", "--name", "mysvc")...)
+	assertConfigFile(t, cfg, orig, 0o640)
+	code, stdout, _ = runConfigCLI(t, append(base, "--remove", "--name", "mysvc")...)
 	if code != 0 || !strings.Contains(stdout, "nothing to remove") {
 		t.Errorf("second remove: exit %d, stdout:\n%s", code, stdout)
 	}
 }
 
-func assertFile(t *testing.T, path, want string, mode os.FileMode) {
+func assertConfigFile(t *testing.T, path, want string, mode os.FileMode) {
 	t.Helper()
 	got, err := os.ReadFile(path)
 	if err != nil {
@@ -195,7 +195,7 @@ func assertFile(t *testing.T, path, want string, mode os.FileMode) {
 }
 
 func TestInstallConfigErrors(t *testing.T) {
-	isolate(t)
+	isolateConfigEnv(t)
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	badContent := "{\n  \"mcpServers\": {\n    \"a\": {\"command\": \"x\",,}\n  }\n}\n"
@@ -209,34 +209,34 @@ func TestInstallConfigErrors(t *testing.T) {
 		wantStderr string
 	}{
 		{"no url", []string{"install-config", "--client", "cursor"}, 2, "--url is required"},
-		{"no client", []string{"install-config", "--url", testURL}, 2, "--client is required"},
+		{"no client", []string{"install-config", "--url", configTestURL}, 2, "--client is required"},
 		{"bad url", []string{"install-config", "--client", "cursor", "--url", "http://example.com/mcp"}, 2, "plain http is allowed only for loopback"},
-		{"bad name", []string{"install-config", "--client", "cursor", "--url", testURL, "--name", "my svc"}, 2, `server name "my svc"`},
-		{"bad env", []string{"install-config", "--client", "cursor", "--url", testURL, "--env", "NOEQUALS"}, 2, `--env "NOEQUALS": use KEY=VALUE`},
+		{"bad name", []string{"install-config", "--client", "cursor", "--url", configTestURL, "--name", "my svc"}, 2, `server name "my svc"`},
+		{"bad env", []string{"install-config", "--client", "cursor", "--url", configTestURL, "--env", "NOEQUALS"}, 2, `--env "NOEQUALS": use KEY=VALUE`},
 		{"remove without name", []string{"install-config", "--client", "cursor", "--remove"}, 2, "--remove needs --name"},
-		{"scope not supported", []string{"install-config", "--client", "claude-desktop", "--scope", "local", "--url", testURL}, 1, `scope "local"`},
-		{"all with config", []string{"install-config", "--client", "all", "--config", bad, "--url", testURL}, 2, "--config names one file"},
-		{"all finds nothing", []string{"install-config", "--client", "all", "--url", testURL}, 1, "found no MCP client config"},
-		{"malformed config", []string{"install-config", "--client", "claude-desktop", "--config", bad, "--url", testURL}, 1, bad + ":3:26: not valid JSON"},
+		{"scope not supported", []string{"install-config", "--client", "claude-desktop", "--scope", "local", "--url", configTestURL}, 1, `scope "local"`},
+		{"all with config", []string{"install-config", "--client", "all", "--config", bad, "--url", configTestURL}, 2, "--config names one file"},
+		{"all finds nothing", []string{"install-config", "--client", "all", "--url", configTestURL}, 1, "found no MCP client config"},
+		{"malformed config", []string{"install-config", "--client", "claude-desktop", "--config", bad, "--url", configTestURL}, 1, bad + ":3:26: not valid JSON"},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			code, _, stderr := runCLI(t, tc.args...)
+			code, _, stderr := runConfigCLI(t, tc.args...)
 			if code != tc.wantCode || !strings.Contains(stderr, tc.wantStderr) {
 				t.Errorf("exit %d (want %d), stderr lacks %q:\n%s", code, tc.wantCode, tc.wantStderr, stderr)
 			}
 		})
 	}
-	assertFile(t, bad, badContent, 0o600)
+	assertConfigFile(t, bad, badContent, 0o600)
 }
 
 func TestInstallConfigAllAndList(t *testing.T) {
-	home := isolate(t)
+	home := isolateConfigEnv(t)
 	for _, d := range []string{".cursor", ".codex"} {
 		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	code, stdout, stderr := runCLI(t, "install-config", "--client", "all", "--url", testURL, "--name", "svc")
+	code, stdout, stderr := runConfigCLI(t, "install-config", "--client", "all", "--url", configTestURL, "--name", "svc")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -245,7 +245,7 @@ func TestInstallConfigAllAndList(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if e, ok := readEntry(t, mcpclientcfg.Codex, filepath.Join(home, ".codex", "config.toml"), "svc"); !ok || e.Command != selfPath(t) {
+	if e, ok := readConfigEntry(t, mcpclientcfg.Codex, filepath.Join(home, ".codex", "config.toml"), "svc"); !ok || e.Command != configSelfPath(t) {
 		t.Errorf("codex entry: %+v, found %v", e, ok)
 	}
 	if _, err := os.Stat(filepath.Join(home, ".config", "Claude")); !os.IsNotExist(err) {
@@ -253,11 +253,11 @@ func TestInstallConfigAllAndList(t *testing.T) {
 	}
 
 	for _, args := range [][]string{{"list-config"}, {"install-config", "--list"}} {
-		code, stdout, stderr = runCLI(t, args...)
+		code, stdout, stderr = runConfigCLI(t, args...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, stderr)
 		}
-		for _, want := range []string{"CLIENT", "cursor  user   svc   " + testURL + "  ok", "codex   user   svc   " + testURL + "  ok", filepath.Join(home, ".codex", "config.toml")} {
+		for _, want := range []string{"CLIENT", "cursor  user   svc   " + configTestURL + "  ok", "codex   user   svc   " + configTestURL + "  ok", filepath.Join(home, ".codex", "config.toml")} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("%v: stdout lacks %q:\n%s", args, want, stdout)
 			}
@@ -266,8 +266,8 @@ func TestInstallConfigAllAndList(t *testing.T) {
 }
 
 func TestListConfigEmpty(t *testing.T) {
-	isolate(t)
-	code, stdout, _ := runCLI(t, "list-config")
+	isolateConfigEnv(t)
+	code, stdout, _ := runConfigCLI(t, "list-config")
 	if code != 0 || !strings.Contains(stdout, "No MCP client entries run mcp-cloudrun-proxy") {
 		t.Errorf("exit %d, stdout:\n%s", code, stdout)
 	}
@@ -291,11 +291,11 @@ func TestOptionalConnectionFlagsMirrorConnectionFlags(t *testing.T) {
 
 // runArgs must produce flags that `run` parses back to the same values.
 func TestRunArgsRoundTrip(t *testing.T) {
-	isolate(t)
+	isolateConfigEnv(t)
 	for _, cf := range []connectionFlags{
-		{URL: testURL, TokenSource: "auto", LogLevel: "info", RefreshMargin: 60},
-		{URL: testURL, Audience: "https://a", TokenSource: "google-auth", ImpersonateServiceAccount: "sa@p.iam.gserviceaccount.com", LogLevel: "warn", RefreshMargin: 0.25},
-		{URL: testURL, TokenSource: "gcloud", LogLevel: "debug", RefreshMargin: 0},
+		{URL: configTestURL, TokenSource: "auto", LogLevel: "info", RefreshMargin: 60},
+		{URL: configTestURL, Audience: "https://a", TokenSource: "google-auth", ImpersonateServiceAccount: "sa@p.iam.gserviceaccount.com", LogLevel: "warn", RefreshMargin: 0.25},
+		{URL: configTestURL, TokenSource: "gcloud", LogLevel: "debug", RefreshMargin: 0},
 	} {
 		args := runArgs(cf)
 		var parsed struct {
@@ -312,7 +312,7 @@ func TestRunArgsRoundTrip(t *testing.T) {
 			t.Errorf("runArgs(%+v) = %q, which parses to %+v", cf, args, parsed.connectionFlags)
 		}
 	}
-	if got := runArgs(connectionFlags{URL: testURL, TokenSource: "auto", LogLevel: "info", RefreshMargin: 60}); !reflect.DeepEqual(got, []string{"--url", testURL}) {
+	if got := runArgs(connectionFlags{URL: configTestURL, TokenSource: "auto", LogLevel: "info", RefreshMargin: 60}); !reflect.DeepEqual(got, []string{"--url", configTestURL}) {
 		t.Errorf("defaults: runArgs = %q, want only --url", got)
 	}
 }
