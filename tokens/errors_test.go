@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestErrorsNameTheFix checks that every way of having no usable credential gives an error
@@ -106,6 +107,19 @@ func TestErrorsNameTheFix(t *testing.T) {
 			},
 			atFetch: true,
 			want:    []string{"gcloud auth login", "Reauthentication failed", "[redacted]"},
+		},
+		{
+			desc: "gcloud hangs",
+			setup: func(te *testEnv) Options {
+				g := te.installGcloud(testUserEmail)
+				te.writeFile(filepath.Join(g.cfg, "hang"), nil)
+				o := te.options()
+				o.Source = SourceGcloud
+				o.GcloudTimeout = 300 * time.Millisecond
+				return o
+			},
+			atFetch: true,
+			want:    []string{"gcloud auth print-identity-token did not finish within 300ms"},
 		},
 		{
 			desc: "authorized_user refresh token revoked",

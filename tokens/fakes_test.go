@@ -548,6 +548,7 @@ case "$1 $2" in
 	if [ -s "$cfg/account" ]; then cat "$cfg/account"; else echo "(unset)" >&2; fi
 	;;
 "auth print-identity-token")
+	if [ -f "$cfg/hang" ]; then while :; do :; done; fi
 	if [ -s "$cfg/fail-stderr" ]; then cat "$cfg/fail-stderr" >&2; exit 1; fi
 	if [ ! -s "$cfg/account" ]; then
 		printf 'ERROR: (gcloud.auth.print-identity-token) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n' >&2

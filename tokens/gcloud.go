@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 const (
@@ -54,6 +55,7 @@ func newGcloud(ctx context.Context, e env) (*gcloudProvider, error) {
 		Principal:           account,
 		ImpersonationTarget: e.ImpersonateServiceAccount,
 		AudienceHonoured:    p.sendsAudience(),
+		Why:                 "gcloud at " + path + " is logged in as " + account,
 	}
 	if !p.sendsAudience() {
 		e.Logger.Debug("gcloud mints ID tokens for user accounts with its own audience; --audience is ignored",
@@ -115,6 +117,9 @@ func (p *gcloudProvider) run(ctx context.Context, args ...string) (string, error
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.path, args...)
 	cmd.Env = gcloudEnviron(p.e)
+	// gcloud is a wrapper script around Python; if a child outlives the kill and holds our
+	// pipes, stop waiting for it after a moment.
+	cmd.WaitDelay = 2 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
