@@ -225,6 +225,9 @@ func (c *installConfigCmd) apply(s *streams, loc mcpclientcfg.Location, name str
 	if !c.Remove {
 		fmt.Fprintf(s.Stdout, "  runs: %s\n", shellJoin(entry.CommandLine()))
 	}
+	if !c.Remove && loc.Scope == mcpclientcfg.ScopeProject {
+		fmt.Fprintf(s.Stderr, "note: %s is meant to be shared with the project, but the entry runs %s, a path on this machine\n", loc.Path, entry.Command)
+	}
 	if res.Backup != "" {
 		fmt.Fprintf(s.Stdout, "  previous content saved in %s\n", res.Backup)
 	}
