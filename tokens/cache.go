@@ -243,6 +243,12 @@ func (c *Cache) refresher() {
 	defer c.wg.Done()
 	for {
 		c.mu.Lock()
+		// A pending kick is stale: we are about to read the current state anyway (kicks are
+		// sent under c.mu, so any later change kicks again).
+		select {
+		case <-c.kick:
+		default:
+		}
 		cur := c.cur
 		var timer <-chan time.Time
 		if !cur.IsZero() {
