@@ -1,0 +1,242 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+	"time"
+
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy"
+)
+
+// ProtocolVersion is the MCP revision offered in initialize; the server answers with the one
+// it picks.
+const ProtocolVersion = "2025-11-25"
+
+// maxBody bounds how much of one answer is read: enough for a large tools/list.
+const maxBody = 32 << 20
+
+// Header names of the Streamable HTTP transport.
+const (
+	headerSessionID       = "Mcp-Session-Id"
+	headerProtocolVersion = "MCP-Protocol-Version"
+)
+
+// Config configures a [Prober]. Only URL is required.
+type Config struct {
+	// URL is the Streamable HTTP MCP endpoint.
+	URL string
+	// HTTPClient makes the requests; nil means [NewHTTPClient]. Redirects are never followed
+	// whatever its policy: a redirect is reported, since the relay does not follow them either.
+	HTTPClient *http.Client
+	// UserAgent is sent with every request; "" means "mcp-cloudrun-proxy".
+	UserAgent string
+	// ClientVersion is the clientInfo.version sent in initialize; "" means "dev".
+	ClientVersion string
+}
+
+// A Prober sends the requests of the network steps. Each step's deadline comes from the
+// context given to it.
+type Prober struct {
+	cfg  Config
+	url  *url.URL
+	http *http.Client
+}
+
+// New checks cfg and returns a [Prober].
+func New(cfg Config) (*Prober, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("probe: URL %q: %w", cfg.URL, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("probe: URL %q: want http(s)://host/path", cfg.URL)
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "mcp-cloudrun-proxy"
+	}
+	if cfg.ClientVersion == "" {
+		cfg.ClientVersion = "dev"
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = NewHTTPClient()
+	}
+	noRedirects := *client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Prober{cfg: cfg, url: u, http: &noRedirects}, nil
+}
+
+// NewHTTPClient returns the default client: bounded connection and TLS set-up, no retries
+// (a debug run wants to see the first answer) and no overall timeout (contexts bound it).
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 10 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// An exchange is what one request brought back: a status or a network error.
+type exchange struct {
+	status      int
+	header      http.Header
+	body        []byte
+	contentType string // media type, without parameters
+	elapsed     time.Duration
+	err         error // a *NetError when no answer arrived
+}
+
+// request is one request to the endpoint.
+type request struct {
+	method    string
+	body      []byte
+	token     string
+	session   string
+	protocol  string
+	onlyFirst bool // stop reading an event stream at the first JSON-RPC response
+}
+
+// do sends r and reads the answer (a JSON body, or an event stream up to the first response
+// when r.onlyFirst). It never returns the token in any field.
+func (p *Prober) do(ctx context.Context, r request) exchange {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, p.url.String(), body)
+	if err != nil {
+		return exchange{err: fmt.Errorf("build %s request: %w", r.method, err)}
+	}
+	h := req.Header
+	h.Set("User-Agent", p.cfg.UserAgent)
+	if r.body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Accept", "application/json, text/event-stream")
+	if r.token != "" {
+		h.Set("Authorization", "Bearer "+r.token)
+	}
+	if r.session != "" {
+		h.Set(headerSessionID, r.session)
+	}
+	if r.protocol != "" {
+		h.Set(headerProtocolVersion, r.protocol)
+	}
+	start := time.Now()
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return exchange{elapsed: time.Since(start), err: classify(err, p.url.Host)}
+	}
+	defer resp.Body.Close()
+	ex := exchange{status: resp.StatusCode, header: resp.Header}
+	ex.contentType, _, _ = mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	limited := io.LimitReader(resp.Body, maxBody)
+	if ex.contentType == "text/event-stream" && resp.StatusCode/100 == 2 && r.onlyFirst {
+		// A stream may stay open after the response (and a standalone one forever), so stop
+		// at the first message that answers a request.
+		var buf bytes.Buffer
+		err = proxy.SSEData(limited, func(data []byte) bool {
+			if isResponse(data) {
+				buf.Write(data)
+				return false
+			}
+			return true
+		})
+		ex.body = buf.Bytes()
+	} else {
+		ex.body, err = io.ReadAll(limited)
+	}
+	ex.elapsed = time.Since(start)
+	if err != nil {
+		ex.err = fmt.Errorf("reading the answer to %s failed after HTTP %d: %w", r.method, resp.StatusCode, classify(err, p.url.Host))
+	}
+	return ex
+}
+
+// excerpt is the answer's body as a short, token-free text.
+func (ex exchange) excerpt(token string) string {
+	return proxy.Excerpt(ex.body, token)
+}
+
+// NetErrorKind names a kind of network failure.
+type NetErrorKind string
+
+// The kinds of [NetError].
+const (
+	// DNS: the host name did not resolve.
+	DNS NetErrorKind = "dns"
+	// TLS: the TLS handshake failed (certificate, or not a TLS server).
+	TLS NetErrorKind = "tls"
+	// Refused: nothing listens on the port.
+	Refused NetErrorKind = "connection refused"
+	// Timeout: no answer in time.
+	Timeout NetErrorKind = "timeout"
+	// Connection: any other failure to connect or exchange.
+	Connection NetErrorKind = "connection"
+)
+
+// A NetError is a request that got no HTTP answer.
+type NetError struct {
+	Kind NetErrorKind
+	Host string
+	Err  error
+}
+
+// Error implements error; it names the kind first.
+func (e *NetError) Error() string {
+	switch e.Kind {
+	case DNS:
+		return fmt.Sprintf("DNS: cannot resolve %s: %v", e.Host, e.Err)
+	case TLS:
+		return fmt.Sprintf("TLS: handshake with %s failed: %v", e.Host, e.Err)
+	case Refused:
+		return fmt.Sprintf("connection refused: nothing listens at %s", e.Host)
+	case Timeout:
+		return fmt.Sprintf("timeout: %s did not answer in time: %v", e.Host, e.Err)
+	}
+	return fmt.Sprintf("connection to %s failed: %v", e.Host, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *NetError) Unwrap() error { return e.Err }
+
+// classify names the kind of a transport error. It drops the *url.Error wrapper, whose text
+// repeats the method and URL.
+func classify(err error, host string) *NetError {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var (
+		dnsErr     *net.DNSError
+		verifyErr  *tls.CertificateVerificationError
+		unknownCA  x509.UnknownAuthorityError
+		hostErr    x509.HostnameError
+		invalidErr x509.CertificateInvalidError
+		recordErr  tls.RecordHeaderError
+		alertErr   tls.AlertError
+		netErr     net.Error
+	)
+	kind := Connection
+	switch {
+	case errors.As(err, &dnsErr):
+		kind = DNS
+	case errors.As(err, &verifyErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
+		errors.As(err, &invalidErr), errors.As(err, &recordErr), errors.As(err, &alertErr):
+		kind = TLS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		kind = Refused
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		kind = Timeout
+	}
+	return &NetError{Kind: kind, Host: host, Err: err}
+}
