@@ -154,7 +154,7 @@ func looksLoggedOut(stderr string) bool {
 
 // gcloudEnviron is the process environment with the injected values of passedEnv on top.
 func gcloudEnviron(e env) []string {
-	env := os.Environ()
+	base := os.Environ()
 	set := map[string]bool{}
 	var extra []string
 	for _, k := range passedEnv {
@@ -163,8 +163,8 @@ func gcloudEnviron(e env) []string {
 			extra = append(extra, k+"="+v)
 		}
 	}
-	out := make([]string, 0, len(env)+len(extra))
-	for _, kv := range env {
+	out := make([]string, 0, len(base)+len(extra))
+	for _, kv := range base {
 		k, _, _ := strings.Cut(kv, "=")
 		if !set[k] {
 			out = append(out, kv)
