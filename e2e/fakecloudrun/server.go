@@ -58,6 +58,7 @@ type Server struct {
 	jsonMode      bool
 	invokers      []string
 	sessionIsJSON map[string]bool
+	calls         map[string]map[*func()]struct{} // session id -> cancel funcs of running tools/call
 	counter       int
 	dynamicTools  int
 	closed        bool
@@ -90,6 +91,7 @@ func New(opts Options) (*Server, error) {
 		jsonMode:      opts.JSONResponse,
 		invokers:      slices.Clone(opts.Invokers),
 		sessionIsJSON: map[string]bool{},
+		calls:         map[string]map[*func()]struct{}{},
 	}
 	s.mcp = s.newMCPServer()
 	store := mcp.NewMemoryEventStore(nil)
@@ -135,6 +137,7 @@ func (s *Server) RevokeTokens() { s.opts.Google.RevokeAll() }
 func (s *Server) ExpireSessions() int {
 	n := 0
 	for ss := range s.mcp.Sessions() {
+		s.cancelCalls(ss.ID())
 		_ = ss.Close()
 		n++
 	}
@@ -191,9 +194,44 @@ func (s *Server) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	for ss := range s.mcp.Sessions() {
+		s.cancelCalls(ss.ID())
 		_ = ss.Close()
 	}
 	return s.srv.Close()
+}
+
+// trackCall remembers the cancel func of a running tools/call; the returned func forgets it.
+func (s *Server) trackCall(sessionID string, cancel func()) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.calls[sessionID]
+	if m == nil {
+		m = map[*func()]struct{}{}
+		s.calls[sessionID] = m
+	}
+	key := &cancel
+	m[key] = struct{}{}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.calls[sessionID], key)
+		if len(s.calls[sessionID]) == 0 {
+			delete(s.calls, sessionID)
+		}
+	}
+}
+
+// cancelCalls cancels the running tools/call handlers of a session that is ending.
+func (s *Server) cancelCalls(sessionID string) {
+	s.mu.Lock()
+	var cancels []func()
+	for k := range s.calls[sessionID] {
+		cancels = append(cancels, *k)
+	}
+	s.mu.Unlock()
+	for _, c := range cancels {
+		c()
+	}
 }
 
 // route sends a request to the handler that owns its session: sessions keep the response mode
@@ -211,6 +249,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		h = s.json
 	}
 	if sid != "" {
+		if r.Method == http.MethodDelete {
+			s.cancelCalls(sid)
+		}
 		h.ServeHTTP(w, r)
 		return
 	}

@@ -106,6 +106,20 @@ func (s *Server) newMCPServer() *mcp.Server {
 		SubscribeHandler:   func(context.Context, *mcp.SubscribeRequest) error { return nil },
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
 	})
+	// Closing a go-sdk session waits for its running handlers; a real service's handlers end
+	// when their session does, so cancel them first (see cancelCalls).
+	srv.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if method != "tools/call" || req.GetSession() == nil {
+				return next(ctx, method, req)
+			}
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			untrack := s.trackCall(req.GetSession().ID(), cancel)
+			defer untrack()
+			return next(ctx, method, req)
+		}
+	})
 	mcp.AddTool(srv, &mcp.Tool{Name: "echo", Description: "Answers with the text, after delay_ms."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, in EchoIn) (*mcp.CallToolResult, any, error) {
 			if err := sleep(ctx, time.Duration(in.DelayMS)*time.Millisecond); err != nil {
