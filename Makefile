@@ -16,7 +16,7 @@ GOTESTSUM := go run gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 MODULES := $(shell go list -m -f '{{.Dir}}')
 TEST_FLAGS ?= -race -count=1 -timeout=12m
 
-.PHONY: all build test lint tidy demo bench install clean
+.PHONY: all build test lint tidy demo bench install uninstall dist vendorhash clean
 
 all: build
 
@@ -43,9 +43,43 @@ demo:
 bench:
 	@echo "make bench: filled in by the performance issue" >&2; exit 1
 
+## install: build, then copy the binary to $(DESTDIR)$(BINDIR); PREFIX=~/.local needs no root.
+BINDIR ?= $(PREFIX)/bin
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BIN_DIR)/$(BINARY) $(DESTDIR)$(PREFIX)/bin/$(BINARY)
+	install -d '$(DESTDIR)$(BINDIR)'
+	install -m 0755 '$(BIN_DIR)/$(BINARY)' '$(DESTDIR)$(BINDIR)/$(BINARY)'
+	@echo "installed $$('$(DESTDIR)$(BINDIR)/$(BINARY)' --version 2>&1) as $(DESTDIR)$(BINDIR)/$(BINARY)"
+
+uninstall:
+	rm -f '$(DESTDIR)$(BINDIR)/$(BINARY)'
+
+## dist: static release binaries for each of DIST_PLATFORMS in dist/, with SHA256SUMS. Built
+## with GOWORK=off, like `go install` and Nix, so they use the root go.mod's versions; the
+## host's binary must then print the stamped version and commit.
+DIST_DIR       := dist
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+SHA256SUM      := $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum || echo 'shasum -a 256')
+dist:
+	rm -rf '$(DIST_DIR)' && mkdir -p '$(DIST_DIR)'
+	for p in $(DIST_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; if [ "$$os" = windows ]; then ext=.exe; fi; \
+	  out='$(DIST_DIR)/$(BINARY)_$(VERSION)_'"$${os}_$${arch}$$ext"; \
+	  echo "go build $$out"; \
+	  GOWORK=off CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch \
+	    go build -trimpath -ldflags '$(LDFLAGS) -buildid=' -o "$$out" . ; \
+	done
+	cd '$(DIST_DIR)' && $(SHA256SUM) $(BINARY)_* > SHA256SUMS && cat SHA256SUMS
+	host='$(DIST_DIR)/$(BINARY)_$(VERSION)_'"$$(go env GOOS)_$$(go env GOARCH)$$(go env GOEXE)"; \
+	if [ -x "$$host" ]; then \
+	  got=$$("$$host" --version 2>&1); echo "$$host --version: $$got"; \
+	  case "$$got" in *" $(VERSION) (commit $(COMMIT), go"*) ;; \
+	  *) echo "make dist: $$host --version does not show version $(VERSION) and commit $(COMMIT)" >&2; exit 1;; esac; \
+	fi
+
+## vendorhash: recompute flake.nix's vendorHash, the hash of the Go modules Nix downloads for
+## the root module (see the comments in flake.nix). Run it after changing any go.mod/go.sum.
+vendorhash:
+	go run ./scripts/vendorhash -flake flake.nix -modroot .
 
 clean:
 	rm -rf $(BIN_DIR) dist
