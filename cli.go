@@ -18,6 +18,7 @@ type cli struct {
 	Run           runCmd           `cmd:"" help:"Relay MCP over stdio to a Cloud Run MCP endpoint, adding Google ID tokens."`
 	InstallConfig installConfigCmd `cmd:"" help:"Add (or --remove, --list) this proxy in an MCP client's config." name:"install-config"`
 	ListConfig    listConfigCmd    `cmd:"" help:"List the MCP client entries that run this proxy." name:"list-config"`
+	Debug         debugCmd         `cmd:"" help:"Check step by step why a connection fails, and say how to fix it."`
 }
 
 // streams are the process's standard streams, bound into every command's Run.

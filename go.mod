@@ -35,6 +35,7 @@ require (
 )
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/mcpclientcfg v0.0.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy v0.0.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens v0.0.0

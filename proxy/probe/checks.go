@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tidwall/gjson"
 )
@@ -139,7 +140,7 @@ func (p *Prober) CheckInitialize(ctx context.Context, token string, h Hints) (St
 	}
 	st.Verdict = OK
 	st.Found = fmt.Sprintf("%s in %s: server %q %s, protocol %s, %s, capabilities: %s",
-		statusText(ex.status), ex.elapsed.Round(1e6), s.ServerName, s.ServerVersion, s.ProtocolVersion, sessionText, caps)
+		statusText(ex.status), took(ex.elapsed), s.ServerName, s.ServerVersion, s.ProtocolVersion, sessionText, caps)
 	st.Details["server_name"] = s.ServerName
 	st.Details["server_version"] = s.ServerVersion
 	st.Details["protocol_version"] = s.ProtocolVersion
@@ -404,6 +405,14 @@ func toolsListBody(id int, cursor string) []byte {
 func isResponse(data []byte) bool {
 	r := gjson.ParseBytes(data)
 	return r.IsObject() && r.Get("id").Exists() && (r.Get("result").Exists() || r.Get("error").Exists())
+}
+
+// took is a duration for people: milliseconds, never "0s".
+func took(d time.Duration) string {
+	if d < time.Millisecond {
+		return "under 1ms"
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 func (p *Prober) origin() string { return p.url.Scheme + "://" + p.url.Host }

@@ -102,9 +102,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	switch {
 	case len(failed) > 0:
-		fmt.Fprintf(&b, "FAILED: step %s failed; the fix is under it.\n", strings.Join(failed, ", "))
+		if len(failed) == 1 {
+			fmt.Fprintf(&b, "FAILED: step %s failed; the fix is under it.\n", failed[0])
+		} else {
+			fmt.Fprintf(&b, "FAILED: steps %s failed; the fix is under each.\n", strings.Join(failed, ", "))
+		}
 	case len(warned) > 0:
-		fmt.Fprintf(&b, "PASSED with warnings (step %s).\n", strings.Join(warned, ", "))
+		fmt.Fprintf(&b, "PASSED with warnings (see step %s).\n", strings.Join(warned, ", "))
 	default:
 		b.WriteString("PASSED: every step passed.\n")
 	}

@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/probe"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens"
+)
+
+// debugCmd is `mcp-cloudrun-proxy debug`: it walks the path a real session takes
+// (configuration, credentials, token, reachability, initialize, tools/list) and ends every
+// failure with its remedy.
+type debugCmd struct {
+	connectionFlags
+	JSON    bool          `name:"json" help:"Print the report as one JSON document instead of text."`
+	Timeout time.Duration `help:"How long each step may take (token issuance, each HTTP request)." default:"30s"`
+}
+
+// Help implements kong's HelpProvider.
+func (c *debugCmd) Help() string {
+	return "Prints one line per step (ok, warn or FAIL), with the fix under each failure, and exits 0 " +
+		"when no step failed, 1 otherwise. The token itself is never printed."
+}
+
+// Run builds the report, prints it and turns a failed step into exit code 1.
+func (c *debugCmd) Run(ctx context.Context, s *streams) error {
+	log := newLogger(s.Stderr, c.slogLevel())
+	d := diagnosis{flags: &c.connectionFlags, timeout: c.Timeout, log: log, now: time.Now}
+	rep := d.run(ctx)
+	var out bytes.Buffer
+	write := rep.WriteText
+	if c.JSON {
+		write = rep.WriteJSON
+	}
+	if err := write(&out); err != nil {
+		return &exitError{Code: 1, Err: err}
+	}
+	// The probe already redacts what servers echo; this catches anything else.
+	text := out.Bytes()
+	if raw := d.token.Reveal(); raw != "" {
+		text = bytes.ReplaceAll(text, []byte(raw), []byte("[redacted]"))
+	}
+	if _, err := s.Stdout.Write(text); err != nil {
+		return &exitError{Code: 1, Err: fmt.Errorf("write report: %w", err)}
+	}
+	if !rep.OK {
+		return &exitError{Code: 1}
+	}
+	return nil
+}
+
+// diagnosis holds what the steps learn, for the steps after them.
+type diagnosis struct {
+	flags   *connectionFlags
+	timeout time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+
+	desc    tokens.Description
+	token   tokens.Token
+	fetched bool
+}
+
+func (d *diagnosis) run(ctx context.Context) *probe.Report {
+	rep := &probe.Report{URL: d.flags.URL}
+	rep.Add(d.configuration())
+
+	provider, st := d.credentials(ctx)
+	rep.Add(st)
+	if provider != nil {
+		rep.Add(d.fetch(ctx, provider))
+	} else {
+		rep.Add(skipped("token", "ID token", "not run: no credentials (step 2)"))
+	}
+
+	p, err := probe.New(probe.Config{URL: d.flags.URL, UserAgent: "mcp-cloudrun-proxy/" + version, ClientVersion: version})
+	if err != nil {
+		rep.Add(probe.Step{Name: "reachability", Checked: "reachability without a token", Verdict: probe.Fail, Found: err.Error(), Remedy: "fix --url"})
+		return rep
+	}
+	reach := d.step(ctx, p.CheckReachability)
+	rep.Add(reach)
+	_, unreachable := reach.Details["error_kind"]
+
+	initName, initChecked := "initialize", "MCP initialize with the token"
+	toolsName, toolsChecked := "tools", "tools/list, then DELETE the session"
+	switch {
+	case !d.fetched:
+		rep.Add(skipped(initName, initChecked, "not run: no token"))
+		rep.Add(skipped(toolsName, toolsChecked, "not run: no token"))
+		return rep
+	case unreachable:
+		rep.Add(skipped(initName, initChecked, "not run: the server cannot be reached (step 4)"))
+		rep.Add(skipped(toolsName, toolsChecked, "not run: the server cannot be reached (step 4)"))
+		return rep
+	}
+	hints := d.hints()
+	ictx, cancel := context.WithTimeout(ctx, d.timeout)
+	init, sess := p.CheckInitialize(ictx, d.token.Reveal(), hints)
+	cancel()
+	rep.Add(init)
+	if sess == nil {
+		rep.Add(skipped(toolsName, toolsChecked, "not run: initialize failed (step 5)"))
+		return rep
+	}
+	rep.Add(d.step(ctx, func(ctx context.Context) probe.Step { return p.CheckTools(ctx, d.token.Reveal(), sess, hints) }))
+	return rep
+}
+
+// step runs one network step under --timeout.
+func (d *diagnosis) step(ctx context.Context, f func(context.Context) probe.Step) probe.Step {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return f(ctx)
+}
+
+func skipped(name, checked, why string) probe.Step {
+	return probe.Step{Name: name, Checked: checked, Verdict: probe.Skip, Found: why}
+}
+
+// configuration is step 1: what the flags ask for, with warnings for the usual slips.
+func (d *diagnosis) configuration() probe.Step {
+	f := d.flags
+	aud, origin := f.audience(), defaultAudience(f.URL)
+	audFrom := "given with --audience"
+	if f.Audience == "" {
+		audFrom = "inferred from --url"
+	}
+	st := probe.Step{Name: "configuration", Checked: "configuration", Verdict: probe.OK,
+		Details: map[string]any{"url": f.URL, "audience": aud, "audience_inferred": f.Audience == "", "token_source": f.TokenSource}}
+	st.Found = fmt.Sprintf("url %s, audience %s (%s), token source %s", f.URL, aud, audFrom, f.TokenSource)
+	if f.ImpersonateServiceAccount != "" {
+		st.Found += ", impersonating " + f.ImpersonateServiceAccount
+		st.Details["impersonate_service_account"] = f.ImpersonateServiceAccount
+	}
+	var notes, fixes []string
+	if u, err := url.Parse(aud); err == nil && u.Path != "" && u.Path != "/" {
+		notes = append(notes, fmt.Sprintf("the audience carries a path (%s): Cloud Run expects the service URL without one (%s), unless %s is a custom audience of the service", u.Path, origin, aud))
+		fixes = append(fixes, "--audience "+origin+" (or leave --audience out)")
+	}
+	if u, err := url.Parse(f.URL); err == nil && (u.Path == "" || u.Path == "/") {
+		notes = append(notes, "the URL has no path, but most MCP servers serve Streamable HTTP at /mcp")
+		fixes = append(fixes, "--url "+origin+"/mcp, if that is where the server listens")
+	}
+	if len(notes) > 0 {
+		st.Verdict, st.Note, st.Remedy = probe.Warn, strings.Join(notes, "; "), "try "+strings.Join(fixes, "; ")
+	}
+	return st
+}
+
+// credentials is step 2: which credential the token source resolves to.
+func (d *diagnosis) credentials(ctx context.Context) (tokens.Provider, probe.Step) {
+	st := probe.Step{Name: "credentials", Checked: "credentials"}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	p, err := tokens.NewProvider(ctx, d.flags.tokenOptions(d.log))
+	if err != nil {
+		st.Verdict, st.Found = probe.Fail, err.Error()
+		st.Remedy = credentialRemedy(err, d.flags.TokenSource)
+		return nil, st
+	}
+	d.desc = p.Describe()
+	st.Verdict, st.Found = probe.OK, describeCredential(d.desc)
+	st.Note = d.desc.Why
+	st.Details = map[string]any{
+		"source": d.desc.Source, "credential_type": d.desc.CredentialType, "credential_file": d.desc.CredentialFile,
+		"principal": d.desc.Principal, "impersonation_target": d.desc.ImpersonationTarget,
+		"audience_honoured": d.desc.AudienceHonoured,
+	}
+	return p, st
+}
+
+func describeCredential(d tokens.Description) string {
+	var what string
+	switch d.CredentialType {
+	case tokens.TypeGcloud:
+		what = "gcloud (gcloud auth print-identity-token), active account " + orUnknown(d.Principal)
+	case tokens.TypeMetadata:
+		what = "metadata server, service account " + orUnknown(d.Principal)
+	default:
+		what = "Application Default Credentials, type " + d.CredentialType
+		if d.CredentialFile != "" {
+			what += " from " + d.CredentialFile
+		}
+		if d.Principal != "" {
+			what += ", principal " + d.Principal
+		}
+	}
+	if d.ImpersonationTarget != "" {
+		what += ", impersonating " + d.ImpersonationTarget
+	}
+	return "token source " + d.Source + ": " + what
+}
+
+func credentialRemedy(err error, source string) string {
+	switch {
+	case errors.Is(err, tokens.ErrNoCredentials):
+		return "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account key file; or run `gcloud auth login` and use --token-source gcloud"
+	case source == tokens.SourceGcloud:
+		return "install the Google Cloud SDK and run `gcloud auth login`, or use --token-source google-auth"
+	}
+	return "fix the credential the error names, or write fresh user credentials with `gcloud auth application-default login`"
+}
+
+// fetch is step 3: one fresh token and what its claims say.
+func (d *diagnosis) fetch(ctx context.Context, p tokens.Provider) probe.Step {
+	st := probe.Step{Name: "token", Checked: "ID token"}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	start := d.now()
+	tok, err := p.Fetch(ctx)
+	took := d.now().Sub(start)
+	if err != nil {
+		st.Verdict, st.Found = probe.Fail, "no token: "+err.Error()
+		st.Remedy = d.fetchRemedy()
+		return st
+	}
+	d.token, d.fetched = tok, true
+	c := tok.Claims()
+	now := d.now()
+	left := c.Expiry.Sub(now).Round(time.Second)
+	st.Details = map[string]any{
+		"issued_in_ms": took.Milliseconds(), "iss": c.Issuer, "aud": c.Audience, "email": c.Email,
+		"iat": stamp(c.IssuedAt), "exp": stamp(c.Expiry), "expires_in_seconds": int64(left.Seconds()),
+	}
+	st.Verdict = probe.OK
+	st.Found = fmt.Sprintf("issued in %s: iss %s, aud %s, email %s, iat %s, exp %s (%s left)",
+		took.Round(time.Millisecond), c.Issuer, c.Audience, orUnknown(c.Email), stamp(c.IssuedAt), stamp(c.Expiry), left)
+	want := d.flags.audience()
+	switch {
+	case !c.Expiry.After(now):
+		st.Verdict = probe.Fail
+		st.Found = fmt.Sprintf("issued in %s, but it expired %s ago (exp %s): Cloud Run will refuse it", took.Round(time.Millisecond), -left, stamp(c.Expiry))
+		st.Remedy = "check this machine's clock (tokens live an hour); then log in again: " + d.loginCommand()
+	case c.Audience != want:
+		st.Verdict = probe.Warn
+		st.Note = fmt.Sprintf("aud is %s, not the audience %s: %s credentials cannot choose the audience. Cloud Run accepts a token only when its aud is the service URL or one of the service's custom audiences, so it will answer 401 unless %s is a custom audience",
+			c.Audience, want, d.desc.CredentialType, c.Audience)
+		st.Remedy = d.audienceRemedy(c.Audience)
+	}
+	return st
+}
+
+func (d *diagnosis) fetchRemedy() string {
+	if t := d.desc.ImpersonationTarget; t != "" {
+		return fmt.Sprintf("the principal needs roles/iam.serviceAccountTokenCreator on %s: `gcloud iam service-accounts add-iam-policy-binding %s --member=%s --role=roles/iam.serviceAccountTokenCreator`",
+			t, t, member(d.desc.Principal))
+	}
+	return "log in again: " + d.loginCommand()
+}
+
+func (d *diagnosis) loginCommand() string {
+	switch d.desc.CredentialType {
+	case tokens.TypeGcloud:
+		return "`gcloud auth login`"
+	case tokens.TypeServiceAccount:
+		return "create a new key for the service account (the old one may be disabled or deleted)"
+	case tokens.TypeMetadata:
+		return "check the service account attached to this machine"
+	}
+	return "`gcloud auth application-default login`"
+}
+
+// audienceRemedy says how to get a token whose aud the service accepts, when the credential
+// minted one for aud instead.
+func (d *diagnosis) audienceRemedy(aud string) string {
+	svc := parseCloudRunHost(d.flags.URL)
+	custom := fmt.Sprintf("`gcloud run services update %s --region %s --add-custom-audiences=%s`", svc.name(), svc.region(), aud)
+	if !d.desc.AudienceHonoured {
+		return "mint tokens for the service's audience: --impersonate-service-account SA_EMAIL (needs roles/iam.serviceAccountTokenCreator on it), or a service account key in GOOGLE_APPLICATION_CREDENTIALS with --token-source google-auth; or make the service accept this audience: " + custom
+	}
+	return "leave --audience out (it defaults to " + defaultAudience(d.flags.URL) + "), or make the service accept " + aud + ": " + custom
+}
+
+// hints explain a 401 or 403 to the token with what steps 2 and 3 learnt.
+func (d *diagnosis) hints() probe.Hints {
+	c := d.token.Claims()
+	origin := defaultAudience(d.flags.URL)
+	var h probe.Hints
+	switch {
+	case c.Audience != origin:
+		h.Unauthorized = probe.Explanation{
+			Found:  fmt.Sprintf("the token carried aud %s, but Cloud Run expects the service URL %s (or a custom audience configured on the service)", c.Audience, origin),
+			Note:   "Cloud Run refuses a token whose aud is neither the service URL nor one of the service's custom audiences",
+			Remedy: d.audienceRemedy(c.Audience),
+		}
+	case !c.Expiry.After(d.now()):
+		h.Unauthorized = probe.Explanation{
+			Found:  fmt.Sprintf("the token expired at %s", stamp(c.Expiry)),
+			Remedy: "check this machine's clock; then log in again: " + d.loginCommand(),
+		}
+	default:
+		h.Unauthorized = probe.Explanation{
+			Found:  fmt.Sprintf("the token carried the expected aud %s and was refused: it was revoked, or its credential was disabled or deleted", c.Audience),
+			Remedy: "log in again and rerun debug: " + d.loginCommand(),
+		}
+	}
+	principal := firstOf(c.Email, d.desc.ImpersonationTarget, d.desc.Principal)
+	svc := parseCloudRunHost(d.flags.URL)
+	h.Forbidden = probe.Explanation{
+		Found:  fmt.Sprintf("the principal %s lacks roles/run.invoker on the service", orUnknown(principal)),
+		Note:   svc.note(),
+		Remedy: fmt.Sprintf("gcloud run services add-iam-policy-binding %s --region %s --member=%s --role=roles/run.invoker", svc.name(), svc.region(), member(principal)),
+	}
+	return h
+}
+
+// member is the IAM member for an email: serviceAccount: for service accounts, user: otherwise.
+func member(email string) string {
+	switch {
+	case email == "":
+		return "user:EMAIL"
+	case strings.HasSuffix(email, ".gserviceaccount.com"):
+		return "serviceAccount:" + email
+	}
+	return "user:" + email
+}
+
+// A cloudRunService is what a service URL says about the service; empty fields are unknown.
+type cloudRunService struct {
+	Name, Region string
+	// Why says why the name or region is unknown.
+	Why string
+}
+
+var (
+	// regionName is a Cloud Run region such as us-central1 or europe-west4.
+	regionName = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
+	digits     = regexp.MustCompile(`^[0-9]+$`)
+)
+
+// parseCloudRunHost reads the service name and region from a run.app URL. Deterministic URLs
+// (https://SERVICE-PROJECT_NUMBER.REGION.run.app) carry both; the older hash URLs
+// (https://SERVICE-HASH-CODE.a.run.app) carry a region code, which does not name the region.
+func parseCloudRunHost(rawURL string) cloudRunService {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return cloudRunService{Why: "the URL does not parse"}
+	}
+	host := strings.ToLower(u.Hostname())
+	if net.ParseIP(host) != nil || !strings.HasSuffix(host, ".run.app") {
+		return cloudRunService{Why: "the host is not a run.app address (a custom domain, a load balancer or a local server), so the service name and region cannot be derived from it"}
+	}
+	if label, ok := strings.CutSuffix(host, ".a.run.app"); ok {
+		parts := strings.Split(label, "-")
+		if len(parts) < 3 {
+			return cloudRunService{Why: "the run.app host does not have the SERVICE-HASH-REGIONCODE form"}
+		}
+		code := parts[len(parts)-1]
+		return cloudRunService{Name: strings.Join(parts[:len(parts)-2], "-"),
+			Why: fmt.Sprintf("the host carries the region code %q, which does not name the region", code)}
+	}
+	label, region, _ := strings.Cut(strings.TrimSuffix(host, ".run.app"), ".")
+	i := strings.LastIndex(label, "-")
+	if i <= 0 || !digits.MatchString(label[i+1:]) || !regionName.MatchString(region) {
+		return cloudRunService{Why: "the run.app host does not have the SERVICE-PROJECT_NUMBER.REGION form"}
+	}
+	return cloudRunService{Name: label[:i], Region: region}
+}
+
+func (s cloudRunService) name() string   { return firstOf(s.Name, "SERVICE") }
+func (s cloudRunService) region() string { return firstOf(s.Region, "REGION") }
+
+// note says where the names in the grant command come from.
+func (s cloudRunService) note() string {
+	if s.Name != "" && s.Region != "" {
+		return fmt.Sprintf("service %s and region %s read from the URL", s.Name, s.Region)
+	}
+	return s.Why + "; replace SERVICE and REGION (`gcloud run services list` shows both)"
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "(none)"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func orUnknown(s string) string { return firstOf(s, "(unknown)") }
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseCloudRunHost(t *testing.T) {
+	for _, tc := range []struct {
+		url          string
+		name, region string
+		why          string // substring of Why
+	}{
+		{url: "https://hello-123456789012.us-central1.run.app/mcp", name: "hello", region: "us-central1"},
+		{url: "https://my-mcp-svc-123456789012.europe-west4.run.app", name: "my-mcp-svc", region: "europe-west4"},
+		{url: "https://my-svc-abcdefghij-uc.a.run.app/mcp", name: "my-svc", why: `region code "uc"`},
+		{url: "https://mcp.example.com/mcp", why: "not a run.app address"},
+		{url: "http://127.0.0.1:8080/mcp", why: "not a run.app address"},
+		{url: "https://weird.run.app/mcp", why: "SERVICE-PROJECT_NUMBER.REGION"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			got := parseCloudRunHost(tc.url)
+			if got.Name != tc.name || got.Region != tc.region || !strings.Contains(got.Why, tc.why) {
+				t.Errorf("parseCloudRunHost(%q) = %+v, want name %q region %q why ~%q", tc.url, got, tc.name, tc.region, tc.why)
+			}
+		})
+	}
+}
+
+func TestMember(t *testing.T) {
+	for email, want := range map[string]string{
+		"sa@p.iam.gserviceaccount.com": "serviceAccount:sa@p.iam.gserviceaccount.com",
+		"alice@example.com":            "user:alice@example.com",
+		"":                             "user:EMAIL",
+	} {
+		if got := member(email); got != want {
+			t.Errorf("member(%q) = %q, want %q", email, got, want)
+		}
+	}
+}
+
+// fakeJWT is an unsigned token with the given claims: the debug command decodes claims and
+// never checks signatures, and the stub server compares the whole string.
+func fakeJWT(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	return enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims) + ".c2lnbmF0dXJl"
+}
+
+// hermeticGcloud points the environment at a temporary HOME and, when account is not empty, a
+// fake gcloud that is logged in as account and prints token.
+func hermeticGcloud(t *testing.T, account, token string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if account != "" {
+		script := fmt.Sprintf("#!/bin/sh\ncase \"$1 $2\" in\n\"config get-value\") printf '%%s\\n' '%s' ;;\n\"auth print-identity-token\") printf '%%s\\n' '%s' ;;\n*) echo \"fake gcloud: unexpected $*\" >&2; exit 2 ;;\nesac\n", account, token)
+		if err := os.WriteFile(filepath.Join(bin, "gcloud"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin)
+	t.Setenv("HOME", dir)
+	t.Setenv("CLOUDSDK_CONFIG", filepath.Join(dir, "gcloud"))
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	t.Setenv("GCE_METADATA_HOST", "")
+	t.Setenv("NO_GCE_CHECK", "true")
+	for _, k := range []string{"MCP_CLOUDRUN_PROXY_URL", "MCP_CLOUDRUN_PROXY_AUDIENCE", "MCP_CLOUDRUN_PROXY_TOKEN_SOURCE", "MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT"} {
+		t.Setenv(k, "") // restores the variable after the test
+		os.Unsetenv(k)  // kong treats an empty variable as set
+	}
+}
+
+// stubService is a minimal Cloud Run service: 403 without a token, status(token) otherwise
+// (0 lets the request through to a small MCP server).
+func stubService(t *testing.T, status func(token string) int) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			http.Error(w, "<h1>Error: Forbidden</h1>", http.StatusForbidden)
+			return
+		}
+		if c := status(tok); c != 0 {
+			// An echo of the token must not reach the report.
+			http.Error(w, "<h1>Error</h1> refused "+tok, c)
+			return
+		}
+		var m struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		_ = json.Unmarshal(body, &m)
+		reply := func(result string) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":%s}`, m.ID, result)
+		}
+		switch {
+		case r.Method == http.MethodDelete:
+			w.WriteHeader(http.StatusOK)
+		case m.Method == "initialize":
+			w.Header().Set("Mcp-Session-Id", "s1")
+			reply(`{"protocolVersion":"2025-06-18","serverInfo":{"name":"stub","version":"0.1"},"capabilities":{"tools":{}}}`)
+		case m.Method == "notifications/initialized":
+			w.WriteHeader(http.StatusAccepted)
+		case m.Method == "tools/list":
+			reply(`{"tools":[{"name":"echo"},{"name":"add"}]}`)
+		default:
+			http.Error(w, "unexpected", http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+var verdictLine = regexp.MustCompile(`(?m)^(ok|warn|FAIL|skip) +\d+\. `)
+
+func verdicts(text string) []string {
+	var out []string
+	for _, m := range verdictLine.FindAllStringSubmatch(text, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func TestDebugCommand(t *testing.T) {
+	const sa = "invoker@proj.iam.gserviceaccount.com"
+	const gcloudAud = "32555940559.apps.googleusercontent.com"
+	now := time.Now()
+	for _, tc := range []struct {
+		desc     string
+		account  string // gcloud's account; "" means no gcloud (and no ADC)
+		aud      string // the token's aud; "" means the service origin
+		status   int    // the service's answer to the token; 0 lets it through
+		args     []string
+		code     int
+		verdicts []string
+		contains []string
+	}{
+		{
+			desc: "all pass", account: sa, args: []string{"--token-source", "gcloud"},
+			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok"},
+			contains: []string{"active account " + sa, "aud http://127.0.0.1:", `server "stub" 0.1, protocol 2025-06-18`, "2 tools: echo, add; session deleted (HTTP 200 OK)", "PASSED"},
+		},
+		{
+			desc: "user account token for the wrong audience", account: "alice@example.com", aud: gcloudAud, status: 401, args: []string{"--token-source", "gcloud"},
+			code: 1, verdicts: []string{"ok", "ok", "warn", "ok", "FAIL", "skip"},
+			contains: []string{"aud is " + gcloudAud + ", not the audience http://127.0.0.1:", "the token carried aud " + gcloudAud + ", but Cloud Run expects the service URL http://127.0.0.1:", "--impersonate-service-account"},
+		},
+		{
+			desc: "not an invoker", account: sa, status: 403, args: []string{"--token-source", "gcloud"},
+			code: 1, verdicts: []string{"ok", "ok", "ok", "ok", "FAIL", "skip"},
+			contains: []string{"the principal " + sa + " lacks roles/run.invoker", "gcloud run services add-iam-policy-binding SERVICE --region REGION --member=serviceAccount:" + sa + " --role=roles/run.invoker", "replace SERVICE and REGION"},
+		},
+		{
+			desc: "no credentials", code: 1, verdicts: []string{"ok", "FAIL", "skip", "ok", "skip", "skip"},
+			contains: []string{"no Google credentials found", "fix:  run `gcloud auth application-default login`"},
+		},
+		{
+			desc: "URL without a path", account: sa, args: []string{"--token-source", "gcloud", "--url-path", "/"},
+			code: 0, verdicts: []string{"warn", "ok", "ok", "ok", "ok", "ok"},
+			contains: []string{"most MCP servers serve Streamable HTTP at /mcp"},
+		},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			var srv *httptest.Server
+			var token string
+			srv = stubService(t, func(got string) int {
+				if got != token {
+					return http.StatusUnauthorized
+				}
+				return tc.status
+			})
+			aud := tc.aud
+			if aud == "" {
+				aud = srv.URL
+			}
+			email := tc.account
+			token = fakeJWT(t, map[string]any{"iss": "https://accounts.google.com", "aud": aud, "email": email, "sub": "1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+			hermeticGcloud(t, tc.account, token)
+
+			path := "/mcp"
+			args := []string{"debug", "--log-level", "warn"}
+			for i := 0; i < len(tc.args); i++ {
+				if tc.args[i] == "--url-path" {
+					path = tc.args[i+1]
+					i++
+					continue
+				}
+				args = append(args, tc.args[i])
+			}
+			args = append(args, "--url", srv.URL+path)
+			for _, asJSON := range []bool{false, true} {
+				var stdout, stderr bytes.Buffer
+				a := args
+				if asJSON {
+					a = append(append([]string{}, args...), "--json")
+				}
+				code := execute(t.Context(), a, strings.NewReader(""), &stdout, &stderr)
+				if code != tc.code {
+					t.Errorf("json=%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", asJSON, code, tc.code, stdout.String(), stderr.String())
+				}
+				if strings.Contains(stdout.String()+stderr.String(), token) {
+					t.Errorf("json=%v: the token appears in the output", asJSON)
+				}
+				got := verdicts(stdout.String())
+				if asJSON {
+					got = jsonVerdicts(t, stdout.Bytes())
+				}
+				if diff := cmp.Diff(tc.verdicts, got); diff != "" {
+					t.Errorf("json=%v: verdicts (-want +got):\n%s\nstdout:\n%s", asJSON, diff, stdout.String())
+				}
+				if asJSON {
+					continue
+				}
+				t.Logf("report:\n%s", stdout.String())
+				for _, s := range tc.contains {
+					if !strings.Contains(stdout.String(), s) {
+						t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// jsonVerdicts reads the verdicts of a --json report, in the text output's spelling.
+func jsonVerdicts(t *testing.T, b []byte) []string {
+	t.Helper()
+	var rep struct {
+		OK    bool `json:"ok"`
+		Steps []struct {
+			Verdict string `json:"verdict"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, b)
+	}
+	var out []string
+	failed := false
+	for _, s := range rep.Steps {
+		v := s.Verdict
+		if v == "fail" {
+			v, failed = "FAIL", true
+		}
+		out = append(out, v)
+	}
+	if rep.OK == failed {
+		t.Errorf("ok = %v with a failed step: %v", rep.OK, failed)
+	}
+	return out
+}
