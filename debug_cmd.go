@@ -301,6 +301,7 @@ func (d *diagnosis) hints() probe.Hints {
 	default:
 		h.Unauthorized = probe.Explanation{
 			Found:  fmt.Sprintf("the token carried the expected aud %s and was refused: it was revoked, or its credential was disabled or deleted", c.Audience),
+			Note:   "the audience is right, so the token itself or the credential that minted it is at fault",
 			Remedy: "log in again and rerun debug: " + d.loginCommand(),
 		}
 	}
