@@ -37,8 +37,11 @@ lint:
 tidy:
 	for m in $(MODULES); do (cd $$m && GOWORK=off go mod tidy); done
 
-demo:
-	@echo "make demo: filled in by the e2e issue" >&2; exit 1
+## demo: build, start the fake Cloud Run (e2e/cmd/fakecloudrun), run `debug` against it, then a
+## scripted MCP session through `run`; stops everything and exits 0 when every step worked.
+demo: build
+	cd e2e && go build -o ../$(BIN_DIR)/fakecloudrun ./cmd/fakecloudrun && go build -o ../$(BIN_DIR)/demo ./cmd/demo
+	$(BIN_DIR)/demo --proxy $(BIN_DIR)/$(BINARY) --fakecloudrun $(BIN_DIR)/fakecloudrun
 
 bench:
 	@echo "make bench: filled in by the performance issue" >&2; exit 1
