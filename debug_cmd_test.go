@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens"
 )
 
 func TestParseCloudRunHost(t *testing.T) {
@@ -271,4 +272,56 @@ func jsonVerdicts(t *testing.T, b []byte) []string {
 		t.Errorf("ok = %v with a failed step: %v", rep.OK, failed)
 	}
 	return out
+}
+
+func TestRejectionHints(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		desc       string
+		url, aud   string
+		email      string
+		desc2      tokens.Description
+		forbidden  string // Remedy for 403
+		note       string // substring of the 403 Note
+		unauthFind string // substring of the 401 Found
+	}{
+		{
+			desc: "deterministic run.app URL", url: "https://hello-123456789012.us-central1.run.app/mcp", aud: "https://hello-123456789012.us-central1.run.app",
+			email: "alice@example.com", desc2: tokens.Description{CredentialType: tokens.TypeGcloud, AudienceHonoured: true},
+			forbidden:  "gcloud run services add-iam-policy-binding hello --region us-central1 --member=user:alice@example.com --role=roles/run.invoker",
+			note:       "service hello and region us-central1 read from the URL",
+			unauthFind: "carried the expected aud https://hello-123456789012.us-central1.run.app",
+		},
+		{
+			desc: "hash run.app URL", url: "https://my-svc-abcdefghij-uc.a.run.app/mcp", aud: "32555940559.apps.googleusercontent.com",
+			desc2:      tokens.Description{CredentialType: tokens.TypeGcloud, Principal: "sa@p.iam.gserviceaccount.com"},
+			forbidden:  "gcloud run services add-iam-policy-binding my-svc --region REGION --member=serviceAccount:sa@p.iam.gserviceaccount.com --role=roles/run.invoker",
+			note:       `region code "uc"`,
+			unauthFind: "the token carried aud 32555940559.apps.googleusercontent.com, but Cloud Run expects the service URL https://my-svc-abcdefghij-uc.a.run.app",
+		},
+		{
+			desc: "impersonation target without an email claim", url: "https://mcp.example.com/mcp", aud: "https://mcp.example.com",
+			desc2:     tokens.Description{CredentialType: tokens.TypeServiceAccount, Principal: "src@p.iam.gserviceaccount.com", ImpersonationTarget: "target@p.iam.gserviceaccount.com", AudienceHonoured: true},
+			forbidden: "gcloud run services add-iam-policy-binding SERVICE --region REGION --member=serviceAccount:target@p.iam.gserviceaccount.com --role=roles/run.invoker",
+			note:      "not a run.app address",
+		},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			tok, err := tokens.ParseToken(fakeJWT(t, map[string]any{"iss": "https://accounts.google.com", "aud": tc.aud, "email": tc.email, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := diagnosis{flags: &connectionFlags{URL: tc.url}, now: time.Now, desc: tc.desc2, token: tok, fetched: true}
+			h := d.hints()
+			if h.Forbidden.Remedy != tc.forbidden {
+				t.Errorf("403 remedy:\n got %s\nwant %s", h.Forbidden.Remedy, tc.forbidden)
+			}
+			if !strings.Contains(h.Forbidden.Note, tc.note) {
+				t.Errorf("403 note %q lacks %q", h.Forbidden.Note, tc.note)
+			}
+			if !strings.Contains(h.Unauthorized.Found, tc.unauthFind) {
+				t.Errorf("401 found %q lacks %q", h.Unauthorized.Found, tc.unauthFind)
+			}
+		})
+	}
 }
