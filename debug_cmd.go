@@ -25,6 +25,17 @@ type debugCmd struct {
 	Timeout time.Duration `help:"How long each step may take (token issuance, each HTTP request)." default:"30s"`
 }
 
+// Validate checks the connection flags and --timeout; kong calls it after parsing.
+func (c *debugCmd) Validate() error {
+	if err := c.connectionFlags.Validate(); err != nil {
+		return err
+	}
+	if c.Timeout <= 0 {
+		return fmt.Errorf("--timeout %s: must be positive, e.g. 30s", c.Timeout)
+	}
+	return nil
+}
+
 // Help implements kong's HelpProvider.
 func (c *debugCmd) Help() string {
 	return "Prints one line per step (ok, warn or FAIL), with the fix under each failure, and exits 0 " +

@@ -325,3 +325,23 @@ func TestRejectionHints(t *testing.T) {
 		})
 	}
 }
+
+func TestDebugFlagErrors(t *testing.T) {
+	hermeticGcloud(t, "", "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"debug", "--url", "http://127.0.0.1:1/mcp", "--timeout", "0s"}, "--timeout 0s: must be positive"},
+		{[]string{"debug", "--url", "http://example.com/mcp"}, "plain http is allowed only for loopback hosts"},
+		{[]string{"debug"}, "--url"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := execute(t.Context(), tc.args, strings.NewReader(""), &stdout, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2", tc.args, code)
+		}
+		if !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
+			t.Errorf("%v: stdout %q, stderr %q; want nothing on stdout and %q on stderr", tc.args, stdout.String(), stderr.String(), tc.want)
+		}
+	}
+}
