@@ -94,7 +94,7 @@
             modRoot = ".";
             subPackages = [ "." ];
             proxyVendor = true;
-            vendorHash = "sha256-RoqKNGn7E9Iuy5ViZYSNG42bexG6kPdawtHwQ/4fH0I=";
+            vendorHash = "sha256-G5afdpR5AVt9OBd42wH7poTGNN+GOxtMPpxzJgq+0vs=";
             goSum = ./go.sum;
 
             env = {
