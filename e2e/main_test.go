@@ -27,6 +27,9 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	proxyBin = filepath.Join(dir, "mcp-cloudrun-proxy")
 	gcloudDir = filepath.Join(dir, "gcloudbin")
+	// E2E_PROXY_BIN runs the suite against a prebuilt binary (e.g. one with a behaviour
+	// disabled, to check that a test catches it).
+	prebuilt := os.Getenv("E2E_PROXY_BIN")
 	// E2E_RACE=1 builds the proxy with the race detector too (slower, finds races in the relay).
 	args := []string{"build", "-o", proxyBin}
 	if os.Getenv("E2E_RACE") == "1" {
@@ -38,6 +41,10 @@ func runMain(m *testing.M) int {
 	}{
 		{"..", append(args, ".")},
 		{".", []string{"build", "-o", filepath.Join(gcloudDir, "gcloud"), "./cmd/fakegcloud"}},
+	}
+	if prebuilt != "" {
+		proxyBin = prebuilt
+		builds = builds[1:]
 	}
 	for _, b := range builds {
 		cmd := exec.Command("go", b.args...)
