@@ -62,7 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	if *dir == "" {
+	if *dir != "" {
+		if err := os.MkdirAll(*dir, 0o700); err != nil {
+			return fmt.Errorf("create --dir: %w", err)
+		}
+	} else {
 		d, err := os.MkdirTemp("", "fakecloudrun-")
 		if err != nil {
 			return fmt.Errorf("create credentials directory: %w", err)
