@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,18 +40,76 @@ func TestFlakeVendorHashIsCurrent(t *testing.T) {
 	}
 }
 
-// TestFlakeParses runs Nix's parser over flake.nix where Nix is installed (apt-get install
-// nix-bin); it cannot build the flake, since nixpkgs cannot be fetched on these machines.
-func TestFlakeParses(t *testing.T) {
+// TestFlakeEvaluates parses flake.nix and evaluates its outputs against the stand-in for
+// nixpkgs in scripts/flake-eval.nix, where Nix is installed (apt-get install nix-bin). It
+// cannot build the flake: nixpkgs cannot be fetched on these machines.
+func TestFlakeEvaluates(t *testing.T) {
 	nixInstantiate, err := exec.LookPath("nix-instantiate")
 	if err != nil {
 		t.Skip("nix-instantiate is not installed")
 	}
+	if out, err := exec.Command(nixInstantiate, "--parse", "flake.nix").CombinedOutput(); err != nil {
+		t.Fatalf("nix-instantiate --parse flake.nix: %v\n%s", err, out)
+	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(nixInstantiate, "--parse", "flake.nix")
+	cmd := exec.Command(nixInstantiate, "--eval", "--strict", "--json", "scripts/flake-eval.nix")
 	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		t.Errorf("nix-instantiate --parse flake.nix: %v\n%s", err, stderr.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nix-instantiate --eval scripts/flake-eval.nix: %v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Packages map[string][]string
+		Package  map[string]struct {
+			ModRoot     string
+			SubPackages []string
+			ProxyVendor bool
+			VendorHash  string
+			Env         map[string]string
+			Ldflags     []string
+			MainProgram string
+			Excluded    []string
+		}
+		Apps      map[string]string
+		DevShells map[string][]string
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("decode the evaluated flake: %v\n%s", err, out)
+	}
+	flake, err := os.ReadFile("flake.nix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendorHash, err := nixhash.FlakeVendorHash(flake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, system := range []string{"x86_64-linux", "aarch64-linux", "x86_64-darwin", "aarch64-darwin"} {
+		p := got.Package[system]
+		ldflags := strings.Join(p.Ldflags, " ")
+		excluded := strings.Join(p.Excluded, " ")
+		checks := []struct {
+			what string
+			ok   bool
+		}{
+			{"packages.default", slices.Contains(got.Packages[system], "default")},
+			{`modRoot = "."`, p.ModRoot == "."},
+			{`subPackages = [ "." ]`, slices.Equal(p.SubPackages, []string{"."})},
+			{"proxyVendor = true", p.ProxyVendor},
+			{"vendorHash as in flake.nix", p.VendorHash == vendorHash},
+			{`env.CGO_ENABLED = "0"`, p.Env["CGO_ENABLED"] == "0"},
+			{`env.GOWORK = "off"`, p.Env["GOWORK"] == "off"},
+			{"version and commit in ldflags", strings.Contains(ldflags, "-X main.version=0-unstable-20260102") && strings.Contains(ldflags, "-X main.commit=abc1234")},
+			{"go.work and e2e left out of src", strings.Contains(excluded, "/go.work ") && strings.Contains(excluded, "/e2e ")},
+			{"meta.mainProgram", p.MainProgram == "mcp-cloudrun-proxy"},
+			{"apps.default runs the binary", strings.HasSuffix(got.Apps[system], "/bin/mcp-cloudrun-proxy")},
+			{"devShell with go, gotestsum, gopls", slices.Equal(got.DevShells[system], []string{"go_1_26", "gotestsum", "gopls"})},
+		}
+		for _, c := range checks {
+			if !c.ok {
+				t.Errorf("%s: flake lacks %s; evaluated:\n%s", system, c.what, out)
+			}
+		}
 	}
 }
 
