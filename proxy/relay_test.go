@@ -610,19 +610,26 @@ func TestStdoutCarriesOnlyWholeLines(t *testing.T) {
 
 func TestNothingOvertakesTheHandshake(t *testing.T) {
 	release := make(chan struct{})
+	arrived := make(chan string, 10)
 	var mu sync.Mutex
 	var order []string
+	record := func(event string) {
+		mu.Lock()
+		order = append(order, event)
+		mu.Unlock()
+	}
 	h := startRelay(t, jsonHandler(func(_ *http.Request, body []byte) []byte {
 		method := gjson.GetBytes(body, "method").String()
-		mu.Lock()
-		order = append(order, method)
-		mu.Unlock()
+		record(method)
+		arrived <- method
 		switch method {
 		case "initialize":
 			<-release
+			record("initialize answered")
 			return []byte(initializeResult("0"))
 		case "notifications/initialized":
 			time.Sleep(20 * time.Millisecond) // a slow 202 must still come first
+			record("initialized accepted")
 			return nil
 		}
 		return []byte(`{"jsonrpc":"2.0","id":1,"result":{}}`)
@@ -631,12 +638,22 @@ func TestNothingOvertakesTheHandshake(t *testing.T) {
 	h.send(initializeReq)
 	h.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	h.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	if got := <-arrived; got != "initialize" {
+		t.Fatalf("first upstream message %q", got)
+	}
+	// Give a relay that does not wait the chance to send the rest early.
+	select {
+	case got := <-arrived:
+		t.Errorf("%s reached the server before initialize was answered", got)
+	case <-time.After(200 * time.Millisecond):
+	}
 	close(release)
 	h.next()
 	h.next()
 	mu.Lock()
 	defer mu.Unlock()
-	if diff := cmp.Diff([]string{"initialize", "notifications/initialized", "tools/list"}, order); diff != "" {
+	want := []string{"initialize", "initialize answered", "notifications/initialized", "initialized accepted", "tools/list"}
+	if diff := cmp.Diff(want, order); diff != "" {
 		t.Errorf("order upstream (-want +got):\n%s", diff)
 	}
 }
