@@ -5,8 +5,10 @@
 // on PATH it also asks `nix hash path` and fails if the two disagree.
 //
 //	go run ./scripts/vendorhash [-flake flake.nix] [-modroot .] [-check]
+//	go run ./scripts/vendorhash -hash-path DIR
 //
-// With -check it writes nothing and exits 1 when flake.nix is out of date.
+// With -check it writes nothing and exits 1 when flake.nix is out of date. With -hash-path it
+// only prints the NAR hash of DIR, as `nix hash path DIR` would.
 package main
 
 import (
@@ -39,8 +41,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flakePath := fs.String("flake", "flake.nix", "the flake whose vendorHash to update")
 	modRoot := fs.String("modroot", ".", "directory of the Go module the flake builds")
 	check := fs.Bool("check", false, "only report whether the flake's vendorHash is current; exit 1 if not")
+	hashPath := fs.String("hash-path", "", "only print the NAR hash of this file or directory")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *hashPath != "" {
+		hash, err := nixhash.HashPath(*hashPath)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, hash)
+		return nil
 	}
 
 	flake, err := os.ReadFile(*flakePath)
