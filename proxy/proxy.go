@@ -35,7 +35,8 @@ type Config struct {
 	// Logger receives the relay's logs. Nil means no logs.
 	Logger *slog.Logger
 	// ShutdownGrace is how long in-flight requests may run after stdin ends or ctx is
-	// cancelled. Zero means 5 seconds.
+	// cancelled. Zero means 2 seconds: MCP clients send SIGTERM a few seconds after closing
+	// stdin, and the session should be deleted before that.
 	ShutdownGrace time.Duration
 	// RetryMax is how many times a request is retried after a transient failure (connection
 	// refused, 429, 502, 503, 504). Zero means 4, so 5 tries in all; negative means none.
@@ -83,7 +84,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg.UserAgent = "mcp-cloudrun-proxy"
 	}
 	if cfg.ShutdownGrace == 0 {
-		cfg.ShutdownGrace = 5 * time.Second
+		cfg.ShutdownGrace = 2 * time.Second
 	}
 	if cfg.RetryMax == 0 {
 		cfg.RetryMax = 4
