@@ -32,7 +32,7 @@ func (r *Relay) handle(ctx context.Context, m *message) {
 	}
 	start := time.Now()
 	err := r.deliver(ctx, m)
-	attrs := []any{"method", m.method, "id", string(m.id), "bytes", len(m.body), "latency", time.Since(start).Round(time.Microsecond)}
+	attrs := []any{"method", m.method, "id", string(m.id), "status", m.status, "bytes", len(m.body), "latency", time.Since(start).Round(time.Microsecond)}
 	if err == nil {
 		r.log.Debug("relayed", attrs...)
 		return
@@ -58,6 +58,7 @@ func (r *Relay) deliver(ctx context.Context, m *message) error {
 		if err != nil {
 			return err
 		}
+		m.status = resp.StatusCode
 		if resp.StatusCode == http.StatusNotFound && s.id != "" && !renewed {
 			discard(resp)
 			r.log.Info("upstream session expired; starting a new one and resending", "method", m.method)
@@ -88,6 +89,7 @@ func (r *Relay) initialize(ctx context.Context, m *message) error {
 	if err != nil {
 		return err
 	}
+	m.status = resp.StatusCode
 	if err := r.checkStatus(resp, nil); err != nil {
 		return err
 	}

@@ -27,6 +27,8 @@ type message struct {
 	id []byte
 	// batchIDs are the ids of the requests inside a batch.
 	batchIDs [][]byte
+	// status is the HTTP status of the last upstream answer, for the debug log.
+	status int
 }
 
 func classify(body []byte) message {

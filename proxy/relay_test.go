@@ -551,7 +551,7 @@ func TestDebugLogsCarryNoToken(t *testing.T) {
 	h.next()
 	h.closeAndWait()
 	logs := h.logs.String()
-	if !strings.Contains(logs, "method=tools/list") {
+	if !strings.Contains(logs, "method=tools/list id=1 status=200 bytes=46") {
 		t.Errorf("debug logs lack the per-message line:\n%s", logs)
 	}
 	if strings.Contains(logs, "secret-token") || strings.Contains(logs, "Bearer") {
