@@ -194,3 +194,33 @@ func TestPermanentDenial(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokedUnderConcurrency: after revocation, 12 concurrent calls all succeed, and the
+// proxy does not fetch a token per call (one refresh serves them all).
+func TestRevokedUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	p := e.startProxy(t, proxyOpts{})
+	p.mustText(t, "echo", map[string]any{"text": "warm"})
+	e.crun.RevokeTokens()
+	before := e.google.TotalIssued()
+	const n = 12
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			res, err := p.callTool(t, "echo", map[string]any{"text": fmt.Sprint(i), "delay_ms": 20})
+			if err == nil && (res.IsError || len(res.Content) == 0) {
+				err = fmt.Errorf("tool error")
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("call after revocation: %v", err)
+		}
+	}
+	if fetched := e.google.TotalIssued() - before; fetched > 3 {
+		t.Errorf("%d tokens fetched for %d concurrent calls after one revocation, want <= 3 (single-flight refresh)", fetched, n)
+	}
+}

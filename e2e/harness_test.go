@@ -299,6 +299,9 @@ func secretsOf(e *env) []string {
 // CLOUDSDK_CONFIG or TMPDIR other than the credential files the test itself wrote.
 func checkNoLeak(t *testing.T, e *env, stderr string) {
 	t.Helper()
+	if strings.Contains(stderr, "WARNING: DATA RACE") {
+		t.Errorf("the proxy (built with E2E_RACE=1) reported a data race:\n%s", tail(stderr))
+	}
 	secrets := secretsOf(e)
 	for _, s := range secrets {
 		if strings.Contains(stderr, s) {

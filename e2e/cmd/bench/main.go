@@ -1,0 +1,111 @@
+// Command bench is what `make bench` runs: it measures mcp-cloudrun-proxy against the best
+// possible baseline, the same go-sdk MCP client talking Streamable HTTP directly to the same
+// server with a bearer token, in the same run.
+//
+// It starts one fake Cloud Run and one fake Google in process (packages fakecloudrun and
+// fakegoogle), then for each of the two paths measures echo latency (p50/p99 of sequential
+// calls after a warm-up), throughput (calls in flight at once), an 8 MiB echo round trip and
+// the cold start (process spawn to initialize result, including the first token); for the
+// proxy also its peak and idle RSS, read from /proc. It prints one markdown table with the
+// ratios proxy/direct and the targets of issue 9.
+//
+//	go run ./cmd/bench --proxy ../bin/mcp-cloudrun-proxy
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// options are the knobs of a run; the defaults are what issue 9 asks for.
+type options struct {
+	proxyBin    string
+	seqCalls    int
+	warmup      int
+	tputCalls   int
+	concurrency int
+	largeBytes  int
+	largeRuns   int
+	coldRuns    int
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.proxyBin, "proxy", "bin/mcp-cloudrun-proxy", "the mcp-cloudrun-proxy binary to measure")
+	fs.IntVar(&o.seqCalls, "calls", 2000, "sequential echo calls measured for latency")
+	fs.IntVar(&o.warmup, "warmup", 300, "echo calls before measuring")
+	fs.IntVar(&o.tputCalls, "throughput-calls", 10000, "echo calls of the throughput run")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "calls in flight during the throughput run")
+	fs.IntVar(&o.largeBytes, "large-bytes", 8<<20, "size of the text of the large echo")
+	fs.IntVar(&o.largeRuns, "large-runs", 5, "large echo round trips (the median is reported)")
+	fs.IntVar(&o.coldRuns, "cold-runs", 7, "cold starts (the median is reported)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(o.proxyBin); err != nil {
+		return fmt.Errorf("proxy binary: %w (run make build first, or pass --proxy)", err)
+	}
+	if o.seqCalls < 100 || o.tputCalls < o.concurrency || o.concurrency < 1 || o.largeRuns < 1 || o.coldRuns < 1 {
+		return errors.New("need --calls >= 100, --throughput-calls >= --concurrency >= 1, --large-runs >= 1, --cold-runs >= 1")
+	}
+
+	w, err := newWorld()
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	fmt.Fprintf(stderr, "bench: fake Cloud Run at %s; %s\n", w.crun.URL(), machine())
+
+	var direct, viaProxy results
+	for _, p := range []struct {
+		name string
+		out  *results
+		dial dialer
+	}{
+		{"direct", &direct, w.dialDirect},
+		{"proxy", &viaProxy, w.dialProxy(o.proxyBin)},
+	} {
+		fmt.Fprintf(stderr, "bench: %s ...\n", p.name)
+		start := time.Now()
+		if err := measure(ctx, o, p.dial, p.out, stderr); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		fmt.Fprintf(stderr, "bench: %s done in %v\n", p.name, time.Since(start).Round(time.Millisecond))
+	}
+	printTable(stdout, o, direct, viaProxy)
+	return nil
+}
+
+// machine describes where the numbers were measured.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range splitLines(string(b)) {
+			if k, v, ok := cut(line, ":"); ok && k == "model name" {
+				model = v
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s/%s, %d CPUs (%s), %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version())
+}
