@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +88,33 @@ func TestVersionAndHelp(t *testing.T) {
 		if len(out) == 0 {
 			t.Errorf("%v printed nothing", args)
 		}
+	}
+}
+
+// TestGcloudTokensCached: gcloud is slow (here 300 ms a call, about 1 s for real), so the
+// proxy runs it once and reuses the token until it nears expiry.
+func TestGcloudTokensCached(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{kind: fakegoogle.Gcloud})
+	cfg, err := fakegoogle.ReadGcloudConfig(e.setup.CloudSDKConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DelayMillis = 300
+	if err := fakegoogle.WriteGcloudConfig(e.setup.CloudSDKConfig, cfg); err != nil {
+		t.Fatal(err)
+	}
+	p := e.startProxy(t, proxyOpts{})
+	for i := range 10 {
+		if got := p.mustText(t, "echo", map[string]any{"text": fmt.Sprint(i)}); got != fmt.Sprint(i) {
+			t.Errorf("echo = %q", got)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(e.setup.CloudSDKConfig, "fakegcloud.calls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "print-identity-token"); n < 1 || n > 2 {
+		t.Errorf("gcloud auth print-identity-token ran %d times for 10 calls, want 1 or 2 (cached by exp)\ncalls:\n%s", n, b)
 	}
 }
