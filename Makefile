@@ -16,7 +16,7 @@ GOTESTSUM := go run gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 MODULES := $(shell go list -m -f '{{.Dir}}')
 TEST_FLAGS ?= -race -count=1 -timeout=12m
 
-.PHONY: all build test lint tidy demo bench install uninstall dist vendorhash clean
+.PHONY: all build test lint tidy demo bench soak fuzz install uninstall dist vendorhash clean
 
 all: build
 
@@ -43,8 +43,32 @@ demo: build
 	cd e2e && go build -o ../$(BIN_DIR)/fakecloudrun ./cmd/fakecloudrun && go build -o ../$(BIN_DIR)/demo ./cmd/demo
 	$(BIN_DIR)/demo --proxy $(BIN_DIR)/$(BINARY) --fakecloudrun $(BIN_DIR)/fakecloudrun
 
-bench:
-	@echo "make bench: filled in by the performance issue" >&2; exit 1
+## bench: the proxy against a direct go-sdk client on one in-process fake Cloud Run (e2e/cmd/bench):
+## latency, throughput, 8 MiB, cold start, RSS; prints a markdown table. BENCH_FLAGS=--help lists knobs.
+BENCH_FLAGS ?=
+bench: build
+	cd e2e && go run ./cmd/bench --proxy ../$(BIN_DIR)/$(BINARY) $(BENCH_FLAGS)
+
+## soak: SOAK_DURATION (10m) of 16 callers through the built proxy with 8 s tokens, 503s, SSE
+## cuts and session expiry every minute (e2e TestSoak), alongside the in-process relay soak
+## (proxy TestSoakInProcess: goroutines back to baseline). `make test` runs both for 60 s / 20 s.
+SOAK_DURATION ?= 10m
+soak:
+	cd proxy && E2E_SOAK_DURATION=$(SOAK_DURATION) go test -race -count=1 -timeout=30m -run '^TestSoakInProcess$$' -v . & inproc=$$!; \
+	rc=0; (cd e2e && E2E_SOAK_DURATION=$(SOAK_DURATION) go test -count=1 -timeout=30m -run '^TestSoak$$' -v .) || rc=$$?; \
+	wait $$inproc && exit $$rc
+
+## fuzz: every Fuzz target of every module, one after the other, FUZZTIME (30s) each.
+FUZZTIME ?= 30s
+FUZZ_FLAGS ?=
+fuzz:
+	for f in $$(grep -rl --include='*_test.go' '^func Fuzz' $(MODULES) | sort -u); do \
+	  d=$$(dirname "$$f"); \
+	  for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' "$$f" | cut -d' ' -f2); do \
+	    echo "fuzz: $$fn in $$d for $(FUZZTIME)"; \
+	    (cd "$$d" && go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $(FUZZ_FLAGS) .); \
+	  done; \
+	done
 
 ## install: build, then copy the binary to $(DESTDIR)$(BINDIR); PREFIX=~/.local needs no root.
 BINDIR ?= $(PREFIX)/bin
