@@ -116,9 +116,9 @@ func (d *diagnosis) run(ctx context.Context) *probe.Report {
 	}
 	hints := d.hints()
 	ictx, cancel := context.WithTimeout(ctx, d.timeout)
-	init, sess := p.CheckInitialize(ictx, d.token.Reveal(), hints)
+	initStep, sess := p.CheckInitialize(ictx, d.token.Reveal(), hints)
 	cancel()
-	rep.Add(init)
+	rep.Add(initStep)
 	if sess == nil {
 		rep.Add(skipped(toolsName, toolsChecked, "not run: initialize failed (step 5)"))
 		return rep
@@ -320,7 +320,7 @@ func (d *diagnosis) hints() probe.Hints {
 	svc := parseCloudRunHost(d.flags.URL)
 	h.Forbidden = probe.Explanation{
 		Found:  fmt.Sprintf("the principal %s lacks roles/run.invoker on the service", orUnknown(principal)),
-		Note:   svc.note(),
+		Note:   svc.note() + propagation,
 		Remedy: fmt.Sprintf("gcloud run services add-iam-policy-binding %s --region %s --member=%s --role=roles/run.invoker", svc.name(), svc.region(), member(principal)),
 	}
 	return h
@@ -389,6 +389,9 @@ func (s cloudRunService) note() string {
 	}
 	return s.Why + "; replace SERVICE and REGION (`gcloud run services list` shows both)"
 }
+
+// propagation is said under every grant command: a rerun right after it may still fail.
+const propagation = "; IAM changes can take a minute or two to apply"
 
 func stamp(t time.Time) string {
 	if t.IsZero() {
