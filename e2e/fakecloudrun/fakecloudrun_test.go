@@ -2,7 +2,6 @@ package fakecloudrun_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -355,5 +354,4 @@ func TestControlOverHTTP(t *testing.T) {
 	if !strings.Contains(string(body), `"sessions_created"`) || strings.Contains(string(body), "Bearer") {
 		t.Errorf("stats body: %s", body)
 	}
-	_ = errors.New
 }
