@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
@@ -137,5 +138,50 @@ func TestPlainHTTPOnlyForLoopback(t *testing.T) {
 	}
 	if st := e.crun.Stats(); len(st.Requests) != 0 || e.google.TotalIssued() != 0 {
 		t.Errorf("something was contacted: %d requests, %d tokens", len(st.Requests), e.google.TotalIssued())
+	}
+}
+
+// TestBatchPassThrough: a 2025-03-26 client may send a JSON-RPC batch; the proxy relays it and
+// every request in it gets its response (as one array line or as separate lines).
+func TestBatchPassThrough(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	r := e.startRaw(t)
+	r.send(t, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
+	if resp := r.nextResponse(t); resp["result"] == nil {
+		t.Fatalf("initialize: %v", resp)
+	}
+	r.send(t, rawInitialized)
+	r.send(t, `[{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b1"}}},{"jsonrpc":"2.0","id":3,"method":"ping"}]`)
+	got := map[float64]bool{}
+	deadline := time.After(30 * time.Second)
+	for len(got) < 2 {
+		select {
+		case line, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("stdout closed; got %v\nstderr:\n%s", got, tail(r.stderr.String()))
+			}
+			var msgs []map[string]any
+			if err := json.Unmarshal(line, &msgs); err != nil {
+				var one map[string]any
+				if err := json.Unmarshal(line, &one); err != nil {
+					t.Fatalf("stdout line is not JSON: %q", line)
+				}
+				msgs = []map[string]any{one}
+			}
+			for _, m := range msgs {
+				if id, ok := m["id"].(float64); ok && m["error"] == nil {
+					got[id] = true
+				} else if m["error"] != nil {
+					t.Errorf("error response in batch: %v", m)
+					got[-1] = true
+				}
+			}
+		case <-deadline:
+			t.Fatalf("batch responses within 30 s: got %v\nstderr:\n%s", got, tail(r.stderr.String()))
+		}
+	}
+	if diff := cmp.Diff(map[float64]bool{2: true, 3: true}, got); diff != "" {
+		t.Errorf("batch responses (-want +got):\n%s", diff)
 	}
 }
