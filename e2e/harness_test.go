@@ -72,6 +72,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	su.Env = append(su.Env, "TMPDIR="+tmp) // later entries win: the process's temp files land here
+	if pem := c.CertPEM(); pem != nil {
+		ca := filepath.Join(dir, "fakecloudrun-ca.pem")
+		if err := os.WriteFile(ca, pem, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		su.Env = append(su.Env, "SSL_CERT_FILE="+ca)
+	}
 	return &env{google: g, crun: c, setup: su, dir: dir}
 }
 

@@ -2,6 +2,7 @@ package fakecloudrun
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,21 +39,26 @@ type Options struct {
 	Invokers []string
 	// JSONResponse makes new sessions answer requests with application/json instead of SSE.
 	JSONResponse bool
+	// TLS serves HTTPS (HTTP/2 and HTTP/1.1, as Cloud Run's front end does) with a
+	// self-signed certificate for 127.0.0.1; clients trust it through [Server.CertPEM] (for Go
+	// programs, SSL_CERT_FILE pointing at a file holding it).
+	TLS bool
 	// Logger receives a line per request (never a token). Nil means no logging.
 	Logger *slog.Logger
 }
 
 // A Server is a running fake Cloud Run service.
 type Server struct {
-	opts   Options
-	origin string
-	path   string
-	srv    *http.Server
-	faults *faults.Controller
-	rec    *recorder
-	mcp    *mcp.Server
-	sse    *mcp.StreamableHTTPHandler
-	json   *mcp.StreamableHTTPHandler
+	opts    Options
+	certPEM []byte
+	origin  string
+	path    string
+	srv     *http.Server
+	faults  *faults.Controller
+	rec     *recorder
+	mcp     *mcp.Server
+	sse     *mcp.StreamableHTTPHandler
+	json    *mcp.StreamableHTTPHandler
 
 	mu            sync.Mutex
 	jsonMode      bool
@@ -82,9 +88,13 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fakecloudrun: listen on %s: %w", opts.Addr, err)
 	}
+	scheme := "http"
+	if opts.TLS {
+		scheme = "https"
+	}
 	s := &Server{
 		opts:          opts,
-		origin:        "http://" + ln.Addr().String(),
+		origin:        scheme + "://" + ln.Addr().String(),
 		path:          opts.Path,
 		faults:        &faults.Controller{},
 		rec:           newRecorder(),
@@ -113,12 +123,26 @@ func New(opts Options) (*Server, error) {
 	mux.Handle(opts.Path, s.rec.wrap(s.faults.Wrap(s.gate(http.HandlerFunc(s.route)))))
 	mux.Handle("/_fake/", s.ControlHandler())
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln)
+	if !opts.TLS {
+		go s.srv.Serve(ln)
+		return s, nil
+	}
+	cert, certPEM, err := selfSigned()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.certPEM = certPEM
+	s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	go s.srv.ServeTLS(ln, "", "")
 	return s, nil
 }
 
 // URL is the MCP endpoint, e.g. http://127.0.0.1:PORT/mcp.
 func (s *Server) URL() string { return s.origin + s.path }
+
+// CertPEM is the PEM certificate to trust when Options.TLS is set (nil otherwise).
+func (s *Server) CertPEM() []byte { return s.certPEM }
 
 // Origin is scheme://host:port, the audience the gate expects by default.
 func (s *Server) Origin() string { return s.origin }

@@ -49,6 +49,7 @@ type Stats struct {
 // A Request is what the recorder noted about one request.
 type Request struct {
 	Method      string `json:"method"`
+	Proto       string `json:"proto"`
 	RPCMethod   string `json:"rpc_method,omitempty"`
 	RPCID       string `json:"rpc_id,omitempty"`
 	SessionID   string `json:"session_id,omitempty"`
@@ -124,6 +125,7 @@ func (r *recorder) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		rq := Request{
 			Method:      req.Method,
+			Proto:       req.Proto,
 			SessionID:   req.Header.Get("Mcp-Session-Id"),
 			LastEventID: req.Header.Get("Last-Event-ID"),
 		}

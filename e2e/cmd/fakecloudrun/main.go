@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	gcloudDir := fs.String("gcloud-dir", "", "directory holding the fakegcloud binary named gcloud (for the gcloud kinds)")
 	lifetime := fs.Int("token-lifetime", 3600, "lifetime of issued tokens, in seconds")
 	jsonResp := fs.Bool("json", false, "answer with application/json instead of SSE")
+	useTLS := fs.Bool("tls", false, "serve HTTPS (HTTP/2) with a self-signed certificate; the env file sets SSL_CERT_FILE to it")
 	rejectClientIDs := fs.Bool("reject-client-id-audiences", false, "refuse tokens whose aud is the gcloud or ADC OAuth client id")
 	verbose := fs.Bool("v", false, "log every request (never a token) on stderr")
 	var audiences, invokers listFlag
@@ -90,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RejectClientIDAudiences: *rejectClientIDs,
 		Invokers:                inv,
 		JSONResponse:            *jsonResp,
+		TLS:                     *useTLS,
 		Logger:                  logger,
 	})
 	if err != nil {
@@ -99,6 +101,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	su, err := google.Setup(fakegoogle.Kind(*kind), *dir, fakegoogle.SetupOptions{GcloudDir: *gcloudDir})
 	if err != nil {
 		return err
+	}
+	if pem := crun.CertPEM(); pem != nil {
+		ca := filepath.Join(*dir, "fakecloudrun-ca.pem")
+		if err := os.WriteFile(ca, pem, 0o600); err != nil {
+			return fmt.Errorf("write TLS certificate: %w", err)
+		}
+		su.Env = append(su.Env, "SSL_CERT_FILE="+ca)
+		su.Files = append(su.Files, ca)
 	}
 	envFile := filepath.Join(*dir, "env")
 	if err := os.WriteFile(envFile, []byte(strings.Join(su.Env, "\n")+"\n"), 0o600); err != nil {
