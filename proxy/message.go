@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"bytes"
+	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -39,10 +41,10 @@ func classify(body []byte) message {
 	}
 	switch trimmed[0] {
 	case '{':
-		m.kind, m.method, m.id = classifyObject(gjson.ParseBytes(body))
+		m.kind, m.method, m.id = classifyObject(gjson.Parse(view(body)))
 	case '[':
 		m.kind = kindBatch
-		gjson.ParseBytes(body).ForEach(func(_, v gjson.Result) bool {
+		gjson.Parse(view(body)).ForEach(func(_, v gjson.Result) bool {
 			if kind, _, id := classifyObject(v); kind == kindRequest {
 				m.batchIDs = append(m.batchIDs, id)
 			}
@@ -52,17 +54,36 @@ func classify(body []byte) message {
 	return m
 }
 
+// view is b as a string without a copy, for gjson to parse: a large message is not
+// duplicated. b must not change while the string is in use, and any string kept from the
+// parse is cloned (ids are copied into byte slices anyway).
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 func classifyObject(v gjson.Result) (messageKind, string, []byte) {
 	if !v.IsObject() {
 		return kindInvalid, "", nil
 	}
-	method := v.Get("method")
-	id := v.Get("id")
+	// One pass over the members (the first of duplicate keys counts, as with Get) rather
+	// than a scan of the whole message per key looked up.
+	var method, id gjson.Result
+	v.ForEach(func(k, val gjson.Result) bool {
+		switch k.String() {
+		case "method":
+			if !method.Exists() {
+				method = val
+			}
+		case "id":
+			if !id.Exists() {
+				id = val
+			}
+		}
+		return true
+	})
 	switch {
 	case method.Exists() && id.Exists():
-		return kindRequest, method.String(), []byte(id.Raw)
+		return kindRequest, strings.Clone(method.String()), []byte(id.Raw)
 	case method.Exists():
-		return kindNotification, method.String(), nil
+		return kindNotification, strings.Clone(method.String()), nil
 	default:
 		return kindResponse, "", nil
 	}
@@ -89,7 +110,7 @@ func (m *message) responsesExpected() int {
 // isResponse reports whether a server message is a JSON-RPC response (or a batch of them)
 // rather than a request or notification, and how many responses it holds.
 func countResponses(msg []byte) int {
-	v := gjson.ParseBytes(msg)
+	v := gjson.Parse(view(msg))
 	if v.IsArray() {
 		n := 0
 		v.ForEach(func(_, e gjson.Result) bool {
@@ -107,5 +128,19 @@ func countResponses(msg []byte) int {
 }
 
 func isResponseObject(v gjson.Result) bool {
-	return v.IsObject() && !v.Get("method").Exists() && (v.Get("result").Exists() || v.Get("error").Exists())
+	if !v.IsObject() {
+		return false
+	}
+	// One pass over the members instead of a scan of a possibly large message per key.
+	hasMethod, hasOutcome := false, false
+	v.ForEach(func(k, _ gjson.Result) bool {
+		switch k.String() {
+		case "method":
+			hasMethod = true
+		case "result", "error":
+			hasOutcome = true
+		}
+		return true
+	})
+	return !hasMethod && hasOutcome
 }

@@ -81,8 +81,13 @@ func (s *sseReader) field(line []byte, ev *sseEvent) {
 	case "data":
 		if ev.HasData {
 			s.data = append(s.data, '\n')
+			s.data = append(s.data, value...)
+			break
 		}
-		s.data = append(s.data, value...)
+		// The first data line of an event becomes the data without a copy: the line buffer
+		// and the data buffer swap roles. A message is most often a single data line, so a
+		// large one is held once, not twice.
+		s.line, s.data = s.data[:0], value
 		ev.HasData = true
 	case "id":
 		if bytes.IndexByte(value, 0) < 0 {
@@ -101,10 +106,14 @@ func (s *sseReader) field(line []byte, ev *sseEvent) {
 // reused by the next call. At the end of input it returns what it has with io.EOF.
 func (s *sseReader) readLine() ([]byte, error) {
 	s.line = s.line[:0]
+	// A line that outgrows s.line is collected in fragments and joined once into a buffer of
+	// its exact size: growing one slice by append would allocate about five times the line.
+	var frags [][]byte
+	fragBytes := 0
 	for {
 		if s.r.Buffered() == 0 {
 			if _, err := s.r.Peek(1); err != nil {
-				return s.line, err
+				return s.join(frags, fragBytes, nil), err
 			}
 		}
 		chunk, _ := s.r.Peek(s.r.Buffered())
@@ -117,15 +126,37 @@ func (s *sseReader) readLine() ([]byte, error) {
 		}
 		i := bytes.IndexAny(chunk, "\r\n")
 		if i < 0 {
-			s.line = append(s.line, chunk...)
+			switch {
+			case frags == nil && len(s.line)+len(chunk) <= cap(s.line):
+				s.line = append(s.line, chunk...)
+			case frags == nil:
+				frags, fragBytes = append(frags, s.line, bytes.Clone(chunk)), len(s.line)+len(chunk)
+			default:
+				frags, fragBytes = append(frags, bytes.Clone(chunk)), fragBytes+len(chunk)
+			}
 			_, _ = s.r.Discard(len(chunk))
 			continue
 		}
-		s.line = append(s.line, chunk[:i]...)
+		line := s.join(frags, fragBytes, chunk[:i])
 		s.skipLF = chunk[i] == '\r'
 		_, _ = s.r.Discard(i + 1)
-		return s.line, nil
+		return line, nil
 	}
+}
+
+// join ends a line with tail: appended to s.line, or, when the line was collected in
+// fragments, joined with them into a new s.line of the exact size.
+func (s *sseReader) join(frags [][]byte, fragBytes int, tail []byte) []byte {
+	if frags == nil {
+		s.line = append(s.line, tail...)
+		return s.line
+	}
+	line := make([]byte, 0, fragBytes+len(tail))
+	for _, f := range frags {
+		line = append(line, f...)
+	}
+	s.line = append(line, tail...)
+	return s.line
 }
 
 // continueWith returns a reader for a resumed stream: a new body, the same last event id and
