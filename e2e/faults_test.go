@@ -212,3 +212,23 @@ func TestGETStreamCutReopened(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectionRefusedRetried: while the service refuses connections (cold start, network
+// blip) nothing was sent, so the proxy retries and the call succeeds once it is back.
+func TestConnectionRefusedRetried(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	p := e.startProxy(t, proxyOpts{})
+	p.mustText(t, "echo", map[string]any{"text": "before"})
+	if err := e.crun.Refuse(700 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if got := p.mustText(t, "echo", map[string]any{"text": "after"}); got != "after" {
+		t.Errorf("echo = %q", got)
+	}
+	t.Logf("answered %v after the service went away for 700ms", time.Since(start).Round(time.Millisecond))
+	if got := e.crun.Stats().ByRPCMethod["tools/call"]; got != 2 {
+		t.Errorf("tools/call reached Cloud Run %d times, want 2", got)
+	}
+}

@@ -16,6 +16,7 @@ const ControlUsage = `fakecloudrun control endpoints (no authentication; loopbac
        the next N matching requests get status S (401, 403, 404, 429, 503, ...)
   POST /_fake/cut?[count=N][&after_ms=X][&after_events=K][&mode=abrupt|clean][&method=POST|GET][&retry_ms=R][&resumed=true]
        cut the next N SSE streams (resumed=true: only GETs with Last-Event-ID) after X ms or K message events
+  POST /_fake/refuse?ms=N           refuse new connections for N ms (listener closed, idle connections dropped)
   POST /_fake/revoke                revoke every token issued so far
   POST /_fake/expire-sessions       end every MCP session (next request with an old id gets 404)
   POST /_fake/json?on=true|false    answer new sessions with JSON instead of SSE
@@ -66,6 +67,17 @@ func (s *Server) ControlHandler() http.Handler {
 			Retry:       time.Duration(atoi(q.Get("retry_ms"))) * time.Millisecond,
 		})
 		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_fake/refuse", func(w http.ResponseWriter, r *http.Request) {
+		ms := atoi(r.URL.Query().Get("ms"))
+		if ms <= 0 {
+			http.Error(w, "ms must be positive", http.StatusBadRequest)
+			return
+		}
+		// Answer before the listener goes away.
+		w.WriteHeader(http.StatusAccepted)
+		w.(http.Flusher).Flush()
+		go func() { _ = s.Refuse(time.Duration(ms) * time.Millisecond) }()
 	})
 	mux.HandleFunc("POST /_fake/revoke", func(w http.ResponseWriter, _ *http.Request) {
 		s.RevokeTokens()

@@ -52,6 +52,7 @@ type Server struct {
 	opts    Options
 	certPEM []byte
 	origin  string
+	ln      net.Listener // guarded by mu after New
 	path    string
 	srv     *http.Server
 	faults  *faults.Controller
@@ -65,6 +66,7 @@ type Server struct {
 	invokers      []string
 	sessionIsJSON map[string]bool
 	calls         map[string]map[*func()]struct{} // session id -> cancel funcs of running tools/call
+	refusals      int
 	counter       int
 	dynamicTools  int
 	closed        bool
@@ -123,6 +125,7 @@ func New(opts Options) (*Server, error) {
 	mux.Handle(opts.Path, s.rec.wrap(s.faults.Wrap(s.gate(http.HandlerFunc(s.route)))))
 	mux.Handle("/_fake/", s.ControlHandler())
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.ln = ln
 	if !opts.TLS {
 		go s.srv.Serve(ln)
 		return s, nil
@@ -136,6 +139,46 @@ func New(opts Options) (*Server, error) {
 	s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
 	go s.srv.ServeTLS(ln, "", "")
 	return s, nil
+}
+
+// serve accepts on ln with the server's scheme.
+func (s *Server) serve(ln net.Listener) {
+	if s.opts.TLS {
+		_ = s.srv.ServeTLS(ln, "", "")
+		return
+	}
+	_ = s.srv.Serve(ln)
+}
+
+// Refuse makes the service unreachable for d, as during a cold start or a network blip: the
+// listener closes (new connections are refused), idle keep-alive connections are closed, then
+// it listens on the same address again. Streams already open are not touched. It returns once
+// the service is down.
+func (s *Server) Refuse(d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	addr := s.ln.Addr().String()
+	if err := s.ln.Close(); err != nil {
+		return fmt.Errorf("fakecloudrun: close listener: %w", err)
+	}
+	s.srv.SetKeepAlivesEnabled(false) // closes idle connections
+	s.refusals++
+	time.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.closed {
+			return
+		}
+		s.srv.SetKeepAlivesEnabled(true)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.opts.Logger.Error("fakecloudrun: listen again after Refuse", "addr", addr, "error", err)
+			return
+		}
+		s.ln = ln
+		go s.serve(ln)
+	})
+	return nil
 }
 
 // URL is the MCP endpoint, e.g. http://127.0.0.1:PORT/mcp.
@@ -216,7 +259,9 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	ln := s.ln
 	s.mu.Unlock()
+	_ = ln.Close()
 	for ss := range s.mcp.Sessions() {
 		s.cancelCalls(ss.ID())
 		_ = ss.Close()
