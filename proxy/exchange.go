@@ -306,7 +306,8 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser, s *session, sink func([]byte)) error {
 	expected := m.responsesExpected()
 	pending := expected
-	sr := newSSEReader(body)
+	sr := r.sseBufs.reader(body)
+	defer r.sseBufs.release(sr)
 	for resumes := 0; ; resumes++ {
 		err := r.pumpEvents(sr, &pending, expected > 0, sink)
 		body.Close()

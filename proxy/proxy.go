@@ -66,6 +66,7 @@ type Relay struct {
 
 	sess    sessionState
 	streams sync.WaitGroup // standalone GET streams
+	sseBufs sseBufferPool
 }
 
 // New checks cfg and returns a Relay ready to [Relay.Run].

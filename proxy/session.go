@@ -184,7 +184,7 @@ func (r *Relay) standaloneStream(s *session) {
 			continue
 		}
 		r.log.Debug("standalone stream open", "resumed", lastEventID != "")
-		sr := newSSEReader(resp.Body)
+		sr := r.sseBufs.reader(resp.Body)
 		sr.LastEventID = lastEventID
 		for {
 			ev, err := sr.next()
@@ -199,8 +199,9 @@ func (r *Relay) standaloneStream(s *session) {
 			r.out.writeMessage(ev.Data)
 		}
 		resp.Body.Close()
-		lastEventID = sr.LastEventID
-		_ = sleep(ctx, orDefault(sr.Retry, r.cfg.ReconnectDelay))
+		lastEventID, retry := sr.LastEventID, sr.Retry
+		r.sseBufs.release(sr)
+		_ = sleep(ctx, orDefault(retry, r.cfg.ReconnectDelay))
 	}
 }
 
