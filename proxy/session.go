@@ -199,7 +199,8 @@ func (r *Relay) standaloneStream(s *session) {
 			r.out.writeMessage(ev.Data)
 		}
 		resp.Body.Close()
-		lastEventID, retry := sr.LastEventID, sr.Retry
+		lastEventID = sr.LastEventID
+		retry := sr.Retry
 		r.sseBufs.release(sr)
 		_ = sleep(ctx, orDefault(retry, r.cfg.ReconnectDelay))
 	}
