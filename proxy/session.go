@@ -185,7 +185,7 @@ func (r *Relay) standaloneStream(s *session) {
 		}
 		r.log.Debug("standalone stream open", "resumed", lastEventID != "")
 		sr := r.sseBufs.reader(resp.Body)
-		sr.LastEventID = lastEventID
+		sr.resumeFrom(lastEventID)
 		for {
 			ev, err := sr.next()
 			if err != nil {

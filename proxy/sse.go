@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"strconv"
 	"sync"
@@ -29,8 +28,11 @@ type sseReader struct {
 	line   []byte
 	data   []byte
 
-	// LastEventID is the id of the last event seen (an id field persists across events).
+	// LastEventID is the id of the last complete event (an id field persists across events).
 	LastEventID string
+	// idBuffer is the id field of the event being read; it becomes LastEventID when the
+	// event is complete.
+	idBuffer string
 	// Retry is the reconnection delay the server asked for, zero if it sent none.
 	Retry time.Duration
 }
@@ -69,35 +71,38 @@ func (bp *sseBufferPool) release(s *sseReader) {
 	s.r = nil
 }
 
-// next returns the next event with data. Events without data (such as priming events that
-// only carry an id) update LastEventID and Retry but are not returned. At the end of the
-// stream it returns io.EOF; a pending event not yet terminated by a blank line is dispatched
-// first when the stream ended cleanly, and dropped when it broke.
+// next returns the next event with data, as an EventSource would dispatch it: when its
+// terminating blank line arrives. Only then does its id become LastEventID, so a stream cut in
+// the middle of an event resumes with the id of the last whole one and the server replays the
+// cut event. An unterminated event at the end of the stream is incomplete and dropped, whether
+// the stream ended cleanly or broke. Events without data (priming events that carry only an
+// id) and events of a type other than "message" update LastEventID and Retry but are not
+// returned. At the end of the stream next returns io.EOF or the read error.
 func (s *sseReader) next() (sseEvent, error) {
 	s.data = s.data[:0]
 	var ev sseEvent
 	for {
 		line, err := s.readLine()
 		if err != nil {
-			if errors.Is(err, io.EOF) && len(line) > 0 {
-				s.field(line, &ev)
-			}
-			if errors.Is(err, io.EOF) && ev.HasData {
-				ev.Data = s.data
-				return ev, nil
-			}
 			return sseEvent{}, err
 		}
-		if len(line) == 0 {
-			if ev.HasData {
-				ev.Data = s.data
-				return ev, nil
-			}
-			ev = sseEvent{}
+		if len(line) > 0 {
+			s.field(line, &ev)
 			continue
 		}
-		s.field(line, &ev)
+		s.LastEventID = s.idBuffer
+		if ev.HasData && len(s.data) > 0 && (ev.Type == "" || ev.Type == "message") {
+			ev.Data = s.data
+			return ev, nil
+		}
+		s.data = s.data[:0]
+		ev = sseEvent{}
 	}
+}
+
+// resumeFrom makes id the last event id, as if an event carrying it had been seen.
+func (s *sseReader) resumeFrom(id string) {
+	s.LastEventID, s.idBuffer = id, id
 }
 
 func (s *sseReader) field(line []byte, ev *sseEvent) {
@@ -122,7 +127,7 @@ func (s *sseReader) field(line []byte, ev *sseEvent) {
 		ev.HasData = true
 	case "id":
 		if bytes.IndexByte(value, 0) < 0 {
-			s.LastEventID = string(value)
+			s.idBuffer = string(value)
 		}
 	case "retry":
 		if ms, err := strconv.ParseUint(string(value), 10, 32); err == nil {
@@ -195,5 +200,6 @@ func (s *sseReader) join(frags [][]byte, fragBytes int, tail []byte) []byte {
 func (s *sseReader) continueWith(r io.Reader) *sseReader {
 	s.r.Reset(r)
 	s.skipLF = false
+	s.idBuffer = s.LastEventID // the cut event's id, if any, was never applied
 	return s
 }
