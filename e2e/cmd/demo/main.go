@@ -171,6 +171,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	// 3. A scripted session through the proxy.
+	deletedBefore, err := sessionsDeleted(ctx, ready.control)
+	if err != nil {
+		return err
+	}
 	say("3. an MCP client session through: mcp-cloudrun-proxy run --url %s\n", ready.url)
 	proxyErr := &syncBuffer{}
 	cmd := exec.Command(*proxyBin, "run", "--url", ready.url)
@@ -187,7 +191,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	say("\n4. stdin closed: the proxy exited with status %d; fakecloudrun saw %d session(s) deleted; stopping fakecloudrun.\n", code, deleted)
+	verdict := "the proxy deleted its upstream session"
+	if deleted-deletedBefore != 1 {
+		verdict = fmt.Sprintf("fakecloudrun saw %d session deletions (want 1)", deleted-deletedBefore)
+	}
+	say("\n4. stdin closed: the proxy exited with status %d and %s; fakecloudrun stopped.\n", code, verdict)
 	say("\nNext: point an MCP client at the proxy (see README, \"Try it with Claude Desktop\").\n")
 	if code != 0 {
 		return fmt.Errorf("the proxy exited with status %d\nstderr:\n%s", code, proxyErr)
