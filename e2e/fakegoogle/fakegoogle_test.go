@@ -186,3 +186,25 @@ func TestSetupWritesEveryKind(t *testing.T) {
 		})
 	}
 }
+
+func TestRevokeFutureTokens(t *testing.T) {
+	g := newServer(t)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	user := fakegoogle.GcloudConfig{TokenURI: g.TokenURL(), IAMEndpoint: g.URL(), Account: fakegoogle.UserEmail, ClientID: "c", ClientSecret: "s"}
+	user.RefreshToken = g.RegisterRefreshToken("c", "s", fakegoogle.UserEmail)
+	get := func() string {
+		tok, err := user.IdentityToken(context.Background(), hc, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	g.RevokeFutureTokens(true)
+	if tok := get(); !g.IsRevoked(tok) || !g.WasIssued(tok) {
+		t.Error("a token issued while RevokeFutureTokens is on is not revoked")
+	}
+	g.RevokeFutureTokens(false)
+	if tok := get(); g.IsRevoked(tok) {
+		t.Error("a token issued after RevokeFutureTokens(false) is revoked")
+	}
+}

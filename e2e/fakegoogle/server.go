@@ -69,6 +69,7 @@ type Server struct {
 	revoked       map[string]struct{}       // sha256 of every revoked token
 	issuedBy      map[string]int            // route -> count
 	failNext      []failure                 // injected token-endpoint failures
+	revokeFuture  bool                      // revoke every token as it is issued
 	saKeyCache    map[string]*rsa.PrivateKey
 }
 
@@ -199,6 +200,14 @@ func (s *Server) RevokeAll() {
 	s.issued = map[string]struct{}{}
 }
 
+// RevokeFutureTokens, while on, revokes every token as it is issued, so that even a fresh
+// token is refused (as when the credential itself was disabled).
+func (s *Server) RevokeFutureTokens(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revokeFuture = on
+}
+
 // IsRevoked reports whether raw was revoked by [Server.RevokeAll].
 func (s *Server) IsRevoked(raw string) bool {
 	s.mu.Lock()
@@ -243,7 +252,11 @@ func (s *Server) takeFailure() (int, bool) {
 func (s *Server) recordIssued(route, raw string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.issued[hashToken(raw)] = struct{}{}
+	if s.revokeFuture {
+		s.revoked[hashToken(raw)] = struct{}{}
+	} else {
+		s.issued[hashToken(raw)] = struct{}{}
+	}
 	s.issuedBy[route]++
 }
 
