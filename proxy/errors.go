@@ -30,13 +30,18 @@ func (r *Relay) replyError(m *message, err error) {
 		r.out.writeMessage(errorResponse(m.id, codeInternalError, text))
 	case kindBatch:
 		batch := []byte{'['}
-		for i, id := range m.batchIDs {
-			if i > 0 {
+		for _, id := range m.batchIDs {
+			if m.answered[string(id)] {
+				continue
+			}
+			if len(batch) > 1 {
 				batch = append(batch, ',')
 			}
 			batch = append(batch, errorResponse(id, codeInternalError, text)...)
 		}
-		r.out.writeMessage(append(batch, ']'))
+		if len(batch) > 1 {
+			r.out.writeMessage(append(batch, ']'))
+		}
 	}
 }
 

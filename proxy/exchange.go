@@ -30,11 +30,25 @@ func (r *Relay) handle(ctx context.Context, m *message) {
 		r.out.writeMessage(parseErrorResponse)
 		return
 	}
+	if m.kind == kindRequest {
+		var untrack func()
+		ctx, untrack = r.pending.track(ctx, m.id)
+		defer untrack()
+	}
 	start := time.Now()
 	err := r.deliver(ctx, m)
+	if m.kind == kindNotification && m.method == "notifications/cancelled" {
+		// The server has been told; the relay stops waiting for the answer too, since some
+		// servers never send one for a cancelled request and the client ignores it anyway.
+		r.pending.cancel(gjson.GetBytes(m.body, "params.requestId").Raw)
+	}
 	attrs := []any{"method", m.method, "id", string(m.id), "status", m.status, "bytes", len(m.body), "latency", time.Since(start).Round(time.Microsecond)}
 	if err == nil {
 		r.log.Debug("relayed", attrs...)
+		return
+	}
+	if errors.Is(context.Cause(ctx), errCancelledByClient) {
+		r.log.Debug("request cancelled by the client", attrs...)
 		return
 	}
 	if m.responsesExpected() > 0 {
@@ -98,7 +112,7 @@ func (r *Relay) initialize(ctx context.Context, m *message) error {
 	err = r.consume(ctx, m, resp, next, func(msg []byte) {
 		if !installed && countResponses(msg) > 0 {
 			next.protocolVersion = gjson.GetBytes(msg, "result.protocolVersion").String()
-			r.sess.install(next, m.body)
+			r.endSession(r.sess.install(next, m.body))
 			installed = true
 			r.log.Debug("session started", "session", next.id != "", "protocol_version", next.protocolVersion)
 		}
@@ -306,9 +320,19 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser, s *session, sink func([]byte)) error {
 	expected := m.responsesExpected()
 	pending := expected
+	if m.kind == kindBatch {
+		relay := sink
+		sink = func(msg []byte) {
+			m.noteAnswers(msg)
+			relay(msg)
+		}
+	}
 	sr := r.sseBufs.reader(body)
 	defer r.sseBufs.release(sr)
-	for resumes := 0; ; resumes++ {
+	// resumes counts resumptions that made no progress: a long call whose stream the server
+	// or Cloud Run ends now and then goes on as long as each stream delivers something.
+	resumes, progressID := 0, ""
+	for {
 		err := r.pumpEvents(sr, &pending, expected > 0, sink)
 		body.Close()
 		if expected == 0 || pending <= 0 {
@@ -324,10 +348,14 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 		if sr.LastEventID == "" {
 			return fmt.Errorf("upstream event stream stopped before the response arrived (%s) and cannot be resumed: the server sent no event ids", why)
 		}
-		if resumes >= r.cfg.ResumeMax {
-			return fmt.Errorf("upstream event stream stopped before the response arrived (%s); gave up after %d resumptions", why, resumes)
+		if sr.LastEventID != progressID {
+			resumes, progressID = 0, sr.LastEventID
 		}
-		r.log.Debug("resuming event stream", "reason", why, "attempt", resumes+1)
+		if resumes >= r.cfg.ResumeMax {
+			return fmt.Errorf("upstream event stream stopped before the response arrived (%s); gave up after %d resumptions without progress", why, resumes)
+		}
+		resumes++
+		r.log.Debug("resuming event stream", "reason", why, "attempt", resumes)
 		if err := sleep(ctx, orDefault(sr.Retry, r.cfg.ReconnectDelay)); err != nil {
 			return err
 		}

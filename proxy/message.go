@@ -31,6 +31,27 @@ type message struct {
 	batchIDs [][]byte
 	// status is the HTTP status of the last upstream answer, for the debug log.
 	status int
+	// answered holds the ids of the batch's requests whose responses were relayed, so that
+	// a failure later in the stream answers only the others.
+	answered map[string]bool
+}
+
+// noteAnswers records the ids of the responses in msg, one of m's batch answers.
+func (m *message) noteAnswers(msg []byte) {
+	note := func(v gjson.Result) {
+		if isResponseObject(v) {
+			if m.answered == nil {
+				m.answered = map[string]bool{}
+			}
+			m.answered[v.Get("id").Raw] = true
+		}
+	}
+	v := gjson.ParseBytes(msg)
+	if v.IsArray() {
+		v.ForEach(func(_, e gjson.Result) bool { note(e); return true })
+		return
+	}
+	note(v)
 }
 
 func classify(body []byte) message {

@@ -65,8 +65,9 @@ type Relay struct {
 	out      *lineWriter
 
 	sess    sessionState
-	streams sync.WaitGroup // standalone GET streams
+	streams sync.WaitGroup // standalone GET streams and background DELETEs
 	sseBufs sseBufferPool
+	pending pendingRequests
 }
 
 // New checks cfg and returns a Relay ready to [Relay.Run].
@@ -169,6 +170,11 @@ loop:
 		case line := <-lines:
 			m := classify(line)
 			after := barrier
+			if m.kind == kindResponse {
+				// The client's answer to a server request (such as a ping sent during
+				// initialize) may be what the handshake is waiting for.
+				after = nil
+			}
 			var done chan struct{}
 			if m.isHandshake() {
 				done = make(chan struct{})
@@ -180,9 +186,11 @@ loop:
 				if done != nil {
 					defer close(done)
 				}
-				select {
-				case <-after:
-				case <-work.Done():
+				if after != nil {
+					select {
+					case <-after:
+					case <-work.Done():
+					}
 				}
 				r.handle(work, &m)
 			}()
@@ -201,12 +209,12 @@ loop:
 	if !waitTimeout(&inflight, r.cfg.ShutdownGrace) {
 		r.log.Warn("requests still in flight after the shutdown grace period; cancelling them", "grace", r.cfg.ShutdownGrace)
 	}
-	r.sess.stopStreams()
 	cancelWork()
+	r.sess.stopStreams()
 	inflight.Wait()
 	r.streams.Wait()
 
-	r.deleteSession(context.WithoutCancel(ctx))
+	r.deleteSession(context.WithoutCancel(ctx), r.sess.current())
 	r.http.CloseIdleConnections()
 	if err := r.out.err(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write stdout: %w", err)

@@ -26,13 +26,22 @@ type session struct {
 }
 
 // sessionState holds the current session and what is needed to start a new one the way the
-// client started the first.
+// client started the first. Its lock is never held across network calls.
 type sessionState struct {
 	mu              sync.Mutex
 	base            context.Context
 	cur             *session
-	initialize      []byte // the client's initialize request, exactly as sent
-	initializedNote []byte // the client's notifications/initialized, exactly as sent
+	renewal         *renewal // the renewal of cur under way, if any
+	initialize      []byte   // the client's initialize request, exactly as sent
+	initializedNote []byte   // the client's notifications/initialized, exactly as sent
+}
+
+// A renewal is one attempt to replace an expired session, shared by every request that found
+// the session gone.
+type renewal struct {
+	done chan struct{}
+	next *session
+	err  error
 }
 
 // initializedFallback is sent after a replayed initialize if the client's own notification
@@ -55,13 +64,16 @@ func (st *sessionState) current() *session {
 	return st.cur
 }
 
-// install makes s the current session, started by the client's initialize request.
-func (st *sessionState) install(s *session, initialize []byte) {
+// install makes s the current session, started by the client's initialize request, and
+// returns the session it replaces.
+func (st *sessionState) install(s *session, initialize []byte) (replaced *session) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.cur.cancel()
+	replaced = st.cur
+	replaced.cancel()
 	st.cur = s
 	st.initialize = initialize
+	return replaced
 }
 
 func (st *sessionState) rememberInitialized(note []byte) {
@@ -80,28 +92,70 @@ func (st *sessionState) stopStreams() {
 // renewSession replaces expired with a new session by replaying the client's initialize
 // request and initialized notification; the replayed initialize response is not shown to the
 // client, which already has one. Concurrent callers that saw the same expired session share
-// one renewal.
+// one renewal; other traffic goes on meanwhile.
 func (r *Relay) renewSession(ctx context.Context, expired *session) (*session, error) {
 	st := &r.sess
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if st.cur != expired {
-		return st.cur, nil
+		cur := st.cur
+		st.mu.Unlock()
+		return cur, nil
+	}
+	if rn := st.renewal; rn != nil {
+		st.mu.Unlock()
+		select {
+		case <-rn.done:
+			return rn.next, rn.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if st.initialize == nil {
+		st.mu.Unlock()
 		return nil, errors.New("the client never sent initialize, so there is nothing to replay")
 	}
-	expired.cancel()
+	rn := &renewal{done: make(chan struct{})}
+	st.renewal = rn
+	initialize, note := st.initialize, st.initializedNote
+	st.mu.Unlock()
 
-	resp, err := r.send(ctx, http.MethodPost, st.initialize, &session{}, "")
+	expired.cancel()
+	next, err := r.replayHandshake(ctx, initialize, note)
+
+	st.mu.Lock()
+	st.renewal = nil
+	switch {
+	case err != nil:
+	case st.cur == expired:
+		st.cur = next
+	default:
+		// The client started a session of its own meanwhile; it wins.
+		r.endSession(next)
+		next = st.cur
+	}
+	st.mu.Unlock()
+	rn.next, rn.err = next, err
+	close(rn.done)
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("started a new upstream session", "protocol_version", next.protocolVersion)
+	r.startStandaloneStream(next)
+	return next, nil
+}
+
+// replayHandshake starts a session with the client's own initialize request and initialized
+// notification (or a plain one if the client's was never seen).
+func (r *Relay) replayHandshake(ctx context.Context, initialize, note []byte) (*session, error) {
+	resp, err := r.send(ctx, http.MethodPost, initialize, &session{}, "")
 	if err != nil {
 		return nil, fmt.Errorf("replay initialize: %w", err)
 	}
 	if err := r.checkStatus(resp, nil); err != nil {
 		return nil, fmt.Errorf("replay initialize: %w", err)
 	}
-	next := st.newSession(resp.Header.Get(headerSessionID))
-	init := classify(st.initialize)
+	next := r.sess.newSession(resp.Header.Get(headerSessionID))
+	init := classify(initialize)
 	err = r.consume(ctx, &init, resp, next, func(msg []byte) {
 		if v := gjson.GetBytes(msg, "result.protocolVersion"); v.Exists() {
 			next.protocolVersion = v.String()
@@ -111,25 +165,19 @@ func (r *Relay) renewSession(ctx context.Context, expired *session) (*session, e
 		next.cancel()
 		return nil, fmt.Errorf("replay initialize: %w", err)
 	}
-
-	note := st.initializedNote
 	if note == nil {
 		note = initializedFallback
 	}
 	resp, err = r.send(ctx, http.MethodPost, note, next, "")
+	if err == nil {
+		err = r.checkStatus(resp, next)
+	}
 	if err != nil {
 		next.cancel()
-		return nil, fmt.Errorf("replay notifications/initialized: %w", err)
-	}
-	if err := r.checkStatus(resp, next); err != nil {
-		next.cancel()
+		r.endSession(next)
 		return nil, fmt.Errorf("replay notifications/initialized: %w", err)
 	}
 	discard(resp)
-
-	st.cur = next
-	r.log.Info("started a new upstream session", "protocol_version", next.protocolVersion)
-	r.startStandaloneStream(next)
 	return next, nil
 }
 
@@ -151,11 +199,15 @@ func (r *Relay) startStandaloneStream(s *session) {
 
 // standaloneStream keeps the session's GET stream open until the session ends: when the
 // stream ends or breaks it is reopened after the server's retry delay with Last-Event-ID. A 405
-// means the server offers no such stream.
+// means the server offers no such stream. Network errors are retried with backoff for as long
+// as the session lives; a server that keeps answering with streams that end at once empty, or
+// with something other than a stream, is given up on after a few tries.
 func (r *Relay) standaloneStream(s *session) {
+	const maxUnproductive = 8
 	ctx := s.ctx
 	lastEventID := ""
-	failures := 0
+	failures, unproductive := 0, 0
+	everOpened := false
 	for ctx.Err() == nil {
 		resp, err := r.send(ctx, http.MethodGet, nil, s, lastEventID)
 		if err != nil {
@@ -167,6 +219,7 @@ func (r *Relay) standaloneStream(s *session) {
 			_ = sleep(ctx, r.streamBackoff(failures))
 			continue
 		}
+		failures = 0
 		switch {
 		case resp.StatusCode == http.StatusMethodNotAllowed:
 			discard(resp)
@@ -174,16 +227,30 @@ func (r *Relay) standaloneStream(s *session) {
 			return
 		case resp.StatusCode == http.StatusNotFound:
 			discard(resp)
-			r.log.Debug("standalone stream: session no longer exists")
+			if everOpened {
+				// The session expired while idle: start a new one now so that the server's
+				// notifications keep arriving before the client's next request.
+				r.log.Info("upstream session expired; starting a new one")
+				if _, err := r.renewSession(r.sess.base, s); err != nil {
+					r.log.Warn("could not start a new upstream session", "error", err)
+				}
+			}
 			return
 		case resp.StatusCode != http.StatusOK || !isEventStream(resp):
-			failures++
-			r.log.Warn("standalone stream refused; will retry", "status", resp.StatusCode, "failures", failures)
+			unproductive++
+			r.log.Warn("standalone stream refused", "status", resp.StatusCode, "attempt", unproductive)
 			discard(resp)
-			_ = sleep(ctx, r.streamBackoff(failures))
+			if unproductive >= maxUnproductive {
+				r.log.Warn("giving up on the standalone stream; server notifications now arrive only with responses")
+				return
+			}
+			_ = sleep(ctx, r.streamBackoff(unproductive))
 			continue
 		}
+		everOpened = true
 		r.log.Debug("standalone stream open", "resumed", lastEventID != "")
+		opened := time.Now()
+		delivered := 0
 		sr := r.sseBufs.reader(resp.Body)
 		sr.resumeFrom(lastEventID)
 		for {
@@ -195,14 +262,26 @@ func (r *Relay) standaloneStream(s *session) {
 				r.log.Warn("dropping an upstream event whose data is not JSON", "bytes", len(ev.Data))
 				continue
 			}
-			failures = 0
+			delivered++
 			r.out.writeMessage(ev.Data)
 		}
 		resp.Body.Close()
 		lastEventID = sr.LastEventID
-		retry := sr.Retry
+		retry := orDefault(sr.Retry, r.cfg.ReconnectDelay)
 		r.sseBufs.release(sr)
-		_ = sleep(ctx, orDefault(retry, r.cfg.ReconnectDelay))
+		// A stream that stayed open a while is healthy even if quiet (Cloud Run ends
+		// requests at its timeout); one that ended at once with nothing is not.
+		if delivered > 0 || time.Since(opened) >= 10*time.Second {
+			unproductive = 0
+		} else {
+			unproductive++
+			if unproductive >= maxUnproductive {
+				r.log.Warn("giving up on the standalone stream: it keeps ending at once without messages")
+				return
+			}
+			retry = max(retry, r.streamBackoff(unproductive))
+		}
+		_ = sleep(ctx, retry)
 	}
 }
 
@@ -211,10 +290,22 @@ func (r *Relay) streamBackoff(failures int) time.Duration {
 	return min(d, 30*time.Second)
 }
 
-// deleteSession ends the upstream session on shutdown. 405 means the server does not allow
-// clients to end sessions, which is fine.
-func (r *Relay) deleteSession(ctx context.Context) {
-	s := r.sess.current()
+// endSession deletes s upstream in the background: a session replaced while the relay runs
+// should not linger on the server until it times out.
+func (r *Relay) endSession(s *session) {
+	if s.id == "" {
+		return
+	}
+	r.streams.Add(1)
+	go func() {
+		defer r.streams.Done()
+		r.deleteSession(context.WithoutCancel(r.sess.base), s)
+	}()
+}
+
+// deleteSession ends the upstream session s. 405 means the server does not allow clients to
+// end sessions, and 404 that it is gone already: both are fine.
+func (r *Relay) deleteSession(ctx context.Context, s *session) {
 	if s.id == "" {
 		return
 	}
