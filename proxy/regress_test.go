@@ -205,6 +205,7 @@ func TestCancelledRequestReleasesItsStream(t *testing.T) {
 		t.Errorf("a cancelled request must get no answer from the relay, got %q", rest)
 	}
 }
+
 // base delay: no backoff, no give-up (go-sdk stops after MaxRetries reconnects without progress).
 func TestStandaloneEmptyStreamsBackOff(t *testing.T) {
 	srv := newSessionServer()
