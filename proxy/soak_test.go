@@ -218,9 +218,13 @@ func TestSoakInProcess(t *testing.T) {
 		}
 	}
 
-	// The idle goroutine count of a running relay, with its standalone stream open.
+	// The idle goroutine count of a running relay, once a call went through (so the
+	// standalone stream is open too) and the idle connections are closed.
+	if err := call(-1, 0); err != nil {
+		t.Fatal(err)
+	}
 	hc.CloseIdleConnections()
-	idle := waitGoroutines(base+1000, time.Second) // settle
+	idle := settledGoroutines()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for c := range 16 {
@@ -229,7 +233,7 @@ func TestSoakInProcess(t *testing.T) {
 				select {
 				case <-stop:
 					return
-				case <-time.After(20 * time.Millisecond): // pacing, not synchronisation
+				case <-time.After(50 * time.Millisecond): // pacing, not synchronisation
 				}
 				calls.Add(1)
 				if err := call(c, i); err != nil {
@@ -286,6 +290,19 @@ func TestSoakInProcess(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Errorf("goroutines %d after the relay stopped, baseline %d:\n%s", got, base, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// settledGoroutines polls the goroutine count until it holds still for 100 ms (at most 5 s).
+func settledGoroutines() int {
+	deadline := time.Now().Add(5 * time.Second)
+	n, since := runtime.NumGoroutine(), time.Now()
+	for time.Now().Before(deadline) && time.Since(since) < 100*time.Millisecond {
+		time.Sleep(10 * time.Millisecond)
+		if m := runtime.NumGoroutine(); m != n {
+			n, since = m, time.Now()
+		}
+	}
+	return n
 }
 
 // waitGoroutines polls until at most want goroutines run or d passes, and returns the count.
