@@ -178,12 +178,18 @@ func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token
 	if lastEventID != "" {
 		h.Set(headerLastEventID, lastEventID)
 	}
+	var attemptStart time.Time
 	client := retryablehttp.Client{
 		HTTPClient:   r.http,
 		RetryWaitMin: r.cfg.RetryWaitMin,
 		RetryWaitMax: r.cfg.RetryWaitMax,
 		RetryMax:     r.cfg.RetryMax,
-		CheckRetry:   r.checkRetry,
+		RequestLogHook: func(retryablehttp.Logger, *http.Request, int) {
+			attemptStart = time.Now()
+		},
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			return r.checkRetry(ctx, resp, err, time.Since(attemptStart))
+		},
 		Backoff:      backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
@@ -196,8 +202,10 @@ func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token
 
 // checkRetry retries what cannot have reached the server's handler (a refused connection) and
 // what the Cloud Run front end answers while it scales (429, 502, 503, 504). A request that
-// may have run is never replayed.
-func (r *Relay) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+// may have run is never replayed: a 502 or 504 that took longer than
+// [Config.GatewayRetryWindow] is the request timing out in the handler, not the front end
+// failing to reach one, and is reported instead.
+func (r *Relay) checkRetry(ctx context.Context, resp *http.Response, err error, took time.Duration) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -209,7 +217,13 @@ func (r *Relay) checkRetry(ctx context.Context, resp *http.Response, err error) 
 		return retry, nil
 	}
 	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		if took > r.cfg.GatewayRetryWindow {
+			r.log.Debug("gateway error after the request ran a while; not retrying", "status", resp.StatusCode, "took", took)
+			return false, nil
+		}
+		fallthrough
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		r.log.Debug("transient upstream status; retrying", "status", resp.StatusCode, "retry_after", resp.Header.Get("Retry-After"))
 		return true, nil
 	}

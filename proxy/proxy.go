@@ -45,6 +45,11 @@ type Config struct {
 	// Retry-After header is honoured up to RetryWaitMax. Zero means 250ms and 7.5s, which keeps
 	// the whole retry budget near 30 seconds.
 	RetryWaitMin, RetryWaitMax time.Duration
+	// GatewayRetryWindow bounds which 502 and 504 answers are retried: only those that came
+	// back within it, from a front end that could not reach an instance. Later ones mean the
+	// request ran into its timeout, and running it again could repeat a tool's side effects.
+	// Zero means 10 seconds.
+	GatewayRetryWindow time.Duration
 	// ResumeMax is how many times a broken event stream is resumed with Last-Event-ID before
 	// the request fails. Zero means 5.
 	ResumeMax int
@@ -98,6 +103,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.RetryWaitMax == 0 {
 		cfg.RetryWaitMax = 7500 * time.Millisecond
+	}
+	if cfg.GatewayRetryWindow == 0 {
+		cfg.GatewayRetryWindow = 10 * time.Second
 	}
 	if cfg.ResumeMax == 0 {
 		cfg.ResumeMax = 5

@@ -418,6 +418,36 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			t.Errorf("upstream calls %d, want 5 (1 + 4 retries)", n)
 		}
 	})
+	t.Run("a slow 504 is the handler timing out: not replayed", func(t *testing.T) {
+		var calls atomic.Int32
+		h := startRelay(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			time.Sleep(100 * time.Millisecond)
+			http.Error(w, "upstream request timeout", http.StatusGatewayTimeout)
+		}), func(c *Config) { c.GatewayRetryWindow = 50 * time.Millisecond })
+		h.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call"}`)
+		if got := h.next(); !strings.Contains(gjson.Get(got, "error.message").String(), "HTTP 504") {
+			t.Fatalf("got %s", got)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Errorf("upstream calls %d, want 1", n)
+		}
+	})
+	t.Run("a quick 502 is the front end: retried", func(t *testing.T) {
+		var calls atomic.Int32
+		h := startRelay(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if calls.Add(1) == 1 {
+				http.Error(w, "bad gateway", http.StatusBadGateway)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":4,"result":{}}`)
+		}))
+		h.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call"}`)
+		if got := h.next(); got != `{"jsonrpc":"2.0","id":4,"result":{}}` {
+			t.Fatalf("got %s", got)
+		}
+	})
 	t.Run("connection refused: retried, then an error naming it", func(t *testing.T) {
 		h := startRelay(t, http.NotFoundHandler())
 		h.srv.Close()
