@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
@@ -65,6 +66,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(o.proxyBin); err != nil {
 		return fmt.Errorf("proxy binary: %w (run make build first, or pass --proxy)", err)
 	}
+	// The proxy runs in a temporary directory, as an MCP client may start it anywhere.
+	abs, err := filepath.Abs(o.proxyBin)
+	if err != nil {
+		return fmt.Errorf("proxy binary: %w", err)
+	}
+	o.proxyBin = abs
 	if o.seqCalls < 100 || o.tputCalls < o.concurrency || o.concurrency < 1 || o.largeRuns < 1 || o.coldRuns < 1 {
 		return errors.New("need --calls >= 100, --throughput-calls >= --concurrency >= 1, --large-runs >= 1, --cold-runs >= 1")
 	}
