@@ -9,7 +9,10 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -155,6 +158,11 @@ func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token
 	if body != nil {
 		rawBody = body
 	}
+	// reused says whether the current attempt went out on a kept-alive connection.
+	var reused atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { reused.Store(info.Reused) },
+	})
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, r.cfg.URL, rawBody)
 	if err != nil {
 		return nil, fmt.Errorf("build %s request: %w", method, err)
@@ -186,9 +194,10 @@ func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token
 		RetryMax:     r.cfg.RetryMax,
 		RequestLogHook: func(retryablehttp.Logger, *http.Request, int) {
 			attemptStart = time.Now()
+			reused.Store(false)
 		},
 		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-			return r.checkRetry(ctx, resp, err, time.Since(attemptStart))
+			return r.checkRetry(ctx, resp, err, time.Since(attemptStart), reused.Load())
 		},
 		Backoff:      backoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
@@ -204,13 +213,16 @@ func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token
 // what the Cloud Run front end answers while it scales (429, 502, 503, 504). A request that
 // may have run is never replayed: a 502 or 504 that took longer than
 // [Config.GatewayRetryWindow] is the request timing out in the handler, not the front end
-// failing to reach one, and is reported instead.
-func (r *Relay) checkRetry(ctx context.Context, resp *http.Response, err error, took time.Duration) (bool, error) {
+// failing to reach one, and is reported instead. A kept-alive connection that the server
+// closes as the request goes out (EOF or reset before any answer) counts as not sent: servers
+// and load balancers close idle connections, and Go's transport replays a POST only when it
+// sees the close before writing.
+func (r *Relay) checkRetry(ctx context.Context, resp *http.Response, err error, took time.Duration, reusedConn bool) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	if err != nil {
-		retry := notSent(err)
+		retry := notSent(err) || (reusedConn && closedByPeer(err))
 		if retry {
 			r.log.Debug("connection failed before the request was sent; retrying", "error", err)
 		}
@@ -228,6 +240,12 @@ func (r *Relay) checkRetry(ctx context.Context, resp *http.Response, err error, 
 		return true, nil
 	}
 	return false, nil
+}
+
+// closedByPeer reports whether err is the server closing the connection before answering.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // notSent reports whether err happened while connecting, before any byte of the request left.

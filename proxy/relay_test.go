@@ -687,3 +687,51 @@ func TestNothingOvertakesTheHandshake(t *testing.T) {
 		t.Errorf("order upstream (-want +got):\n%s", diff)
 	}
 }
+
+func TestKeptAliveConnectionClosedByServerIsRetried(t *testing.T) {
+	var calls atomic.Int32
+	h := startRelay(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		if n == 2 {
+			// The idle-close race: the server drops the kept-alive connection as the
+			// request arrives, before answering.
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{}}`, gjson.GetBytes(body, "id").Raw)
+	}))
+	h.send(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)
+	if got := h.next(); got != `{"jsonrpc":"2.0","id":1,"result":{}}` {
+		t.Fatalf("first call: %s", got)
+	}
+	h.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`) // goes out on the kept-alive connection
+	if got := h.next(); got != `{"jsonrpc":"2.0","id":2,"result":{}}` {
+		t.Fatalf("second call: %s", got)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("upstream calls %d, want 3", n)
+	}
+}
+
+func TestFreshConnectionClosedByServerIsNotReplayed(t *testing.T) {
+	var calls atomic.Int32
+	h := startRelay(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	h.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call"}`)
+	if got := h.next(); gjson.Get(got, "error.code").Int() != -32603 {
+		t.Fatalf("got %s, want an error", got)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("upstream calls %d: a request that reached the server on a new connection must not be replayed", n)
+	}
+}
