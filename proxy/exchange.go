@@ -163,8 +163,11 @@ func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) { reused.Store(info.Reused) },
 	})
+	// The response's body cancels this context when it is closed (see drainingBody).
+	ctx, cancel := context.WithCancel(ctx)
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, r.cfg.URL, rawBody)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("build %s request: %w", method, err)
 	}
 	h := req.Header
@@ -204,8 +207,10 @@ func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		cancel()
 		return nil, describeTransportError(err, r.endpoint.Host)
 	}
+	resp.Body = &drainingBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
 }
 
