@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -39,6 +40,9 @@ func main() {
 // options are the knobs of a run; the defaults are what issue 9 asks for.
 type options struct {
 	proxyBin    string
+	proxyEnv    []string
+	url         string
+	envFile     string
 	seqCalls    int
 	warmup      int
 	tputCalls   int
@@ -53,6 +57,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var o options
 	fs.StringVar(&o.proxyBin, "proxy", "bin/mcp-cloudrun-proxy", "the mcp-cloudrun-proxy binary to measure")
+	fs.Func("proxy-env", "KEY=VALUE added to the proxy's environment, e.g. GOMAXPROCS=1 or GOGC=50 (repeatable)", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return errors.New("want KEY=VALUE")
+		}
+		o.proxyEnv = append(o.proxyEnv, v)
+		return nil
+	})
+	fs.StringVar(&o.url, "url", "", "measure against a fakecloudrun command already running at this MCP URL instead of an in-process one (needs --env-file)")
+	fs.StringVar(&o.envFile, "env-file", "", "that fakecloudrun's env_file (credentials of kind service-account-key)")
 	fs.IntVar(&o.seqCalls, "calls", 2000, "sequential echo calls measured for latency")
 	fs.IntVar(&o.warmup, "warmup", 300, "echo calls before measuring")
 	fs.IntVar(&o.tputCalls, "throughput-calls", 10000, "echo calls of the throughput run")
@@ -76,12 +89,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("need --calls >= 100, --throughput-calls >= --concurrency >= 1, --large-runs >= 1, --cold-runs >= 1")
 	}
 
-	w, err := newWorld()
+	var w *world
+	where := "in process"
+	if o.url != "" {
+		if o.envFile == "" {
+			return errors.New("--url needs --env-file")
+		}
+		w, err = newExternalWorld(o.url, o.envFile)
+		where = "in its own process"
+	} else {
+		w, err = newWorld()
+	}
 	if err != nil {
 		return err
 	}
 	defer w.close()
-	fmt.Fprintf(stderr, "bench: fake Cloud Run at %s; %s\n", w.crun.URL(), machine())
+	fmt.Fprintf(stderr, "bench: fake Cloud Run at %s (%s); %s\n", w.url, where, machine())
 
 	var direct, viaProxy results
 	for _, p := range []struct {
@@ -90,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dial dialer
 	}{
 		{"direct", &direct, w.dialDirect},
-		{"proxy", &viaProxy, w.dialProxy(o.proxyBin)},
+		{"proxy", &viaProxy, w.dialProxy(o.proxyBin, o.proxyEnv)},
 	} {
 		fmt.Fprintf(stderr, "bench: %s ...\n", p.name)
 		start := time.Now()
@@ -98,6 +121,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 		fmt.Fprintf(stderr, "bench: %s done in %v\n", p.name, time.Since(start).Round(time.Millisecond))
+	}
+	if viaProxy.hop, err = w.stdioFloor(o.proxyBin, o.proxyEnv, o.seqCalls); err != nil {
+		return fmt.Errorf("stdio floor: %w", err)
 	}
 	printTable(stdout, o, direct, viaProxy)
 	return nil

@@ -26,7 +26,18 @@ type results struct {
 	idleRSS    int64
 	peakRSS    int64
 	afterRSS   int64
+	// hop is the p50 of a line the proxy answers itself (a parse error): two pipe crossings
+	// and the proxy's own handling, the floor of any stdio relay. Zero for the direct client.
+	hop time.Duration
+	// remote is the p50 of echo calls the server takes remoteDelay to answer, as a nearby
+	// Cloud Run region would: what a user feels.
+	remote time.Duration
+	// cpuPerCall is the proxy's CPU time (user+system) per sequential call; zero for direct.
+	cpuPerCall time.Duration
 }
+
+// remoteDelay stands in for the network round trip and service time of a real deployment.
+const remoteDelay = 5 * time.Millisecond
 
 func measure(ctx context.Context, o options, dial dialer, out *results, log io.Writer) error {
 	// Cold starts. The first is not counted: it pays for loading the binary from disk.
@@ -54,7 +65,7 @@ func measure(ctx context.Context, o options, dial dialer, out *results, log io.W
 	defer c.cs.Close()
 
 	for i := range o.warmup {
-		if err := echo(ctx, c.cs, "warm-up "+strconv.Itoa(i)); err != nil {
+		if err := echo(ctx, c.cs, "warm-up "+strconv.Itoa(i), 0); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -67,17 +78,40 @@ func measure(ctx context.Context, o options, dial dialer, out *results, log io.W
 		}
 	}
 
+	var cpu0 time.Duration
+	if c.pid != 0 {
+		if cpu0, err = procCPU(c.pid); err != nil {
+			return err
+		}
+	}
 	lat := make([]time.Duration, 0, o.seqCalls)
 	for i := range o.seqCalls {
 		start := time.Now()
-		if err := echo(ctx, c.cs, "latency "+strconv.Itoa(i)); err != nil {
+		if err := echo(ctx, c.cs, "latency "+strconv.Itoa(i), 0); err != nil {
 			return fmt.Errorf("latency call %d: %w", i, err)
 		}
 		lat = append(lat, time.Since(start))
 	}
+	if c.pid != 0 {
+		cpu1, err := procCPU(c.pid)
+		if err != nil {
+			return err
+		}
+		out.cpuPerCall = (cpu1 - cpu0) / time.Duration(o.seqCalls)
+	}
 	slices.Sort(lat)
 	out.p50, out.p99 = percentile(lat, 50), percentile(lat, 99)
 	fmt.Fprintf(log, "bench:   latency p50 %v p99 %v\n", out.p50, out.p99)
+
+	var remote []time.Duration
+	for i := range o.seqCalls / 10 {
+		start := time.Now()
+		if err := echo(ctx, c.cs, "remote "+strconv.Itoa(i), remoteDelay); err != nil {
+			return fmt.Errorf("latency call %d: %w", i, err)
+		}
+		remote = append(remote, time.Since(start))
+	}
+	out.remote = median(remote)
 
 	if out.throughput, err = throughput(ctx, c.cs, o.tputCalls, o.concurrency); err != nil {
 		return err
@@ -88,7 +122,7 @@ func measure(ctx context.Context, o options, dial dialer, out *results, log io.W
 	var larges []time.Duration
 	for range o.largeRuns {
 		start := time.Now()
-		if err := echo(ctx, c.cs, text); err != nil {
+		if err := echo(ctx, c.cs, text, 0); err != nil {
 			return fmt.Errorf("large echo: %w", err)
 		}
 		larges = append(larges, time.Since(start))
@@ -110,11 +144,11 @@ func measure(ctx context.Context, o options, dial dialer, out *results, log io.W
 	return nil
 }
 
-// echo calls the echo tool and checks that the text came back whole.
-func echo(ctx context.Context, cs *mcp.ClientSession, text string) error {
+// echo calls the echo tool, answered after delay, and checks that the text came back whole.
+func echo(ctx context.Context, cs *mcp.ClientSession, text string, delay time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: fakecloudrun.EchoIn{Text: text}})
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: fakecloudrun.EchoIn{Text: text, DelayMS: int(delay.Milliseconds())}})
 	if err != nil {
 		return err
 	}
@@ -140,7 +174,7 @@ func throughput(ctx context.Context, cs *mcp.ClientSession, n, concurrency int) 
 				if i > int64(n) {
 					return
 				}
-				if err := echo(ctx, cs, "throughput "+strconv.FormatInt(i, 10)); err != nil {
+				if err := echo(ctx, cs, "throughput "+strconv.FormatInt(i, 10), 0); err != nil {
 					errs <- fmt.Errorf("throughput call %d: %w", i, err)
 					return
 				}
@@ -180,6 +214,26 @@ func procStatus(pid int, field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
+}
+
+// procCPU is the user plus system CPU time process pid has used (Linux, 100 Hz ticks).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read the proxy's CPU time (Linux /proc only): %w", err)
+	}
+	// The command name, in parentheses, may hold spaces; the fields after it are fixed.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 func splitLines(s string) []string { return strings.Split(s, "\n") }

@@ -24,6 +24,8 @@ func printTable(w io.Writer, o options, d, p results) {
 	add(fmt.Sprintf("echo latency p50 (%d sequential calls)", o.seqCalls), ms(d.p50), ms(p.p50), fmt.Sprintf("%.2fx", r), "<= 1.15x", verdict(r <= 1.15))
 	r = ratio(float64(p.p99), float64(d.p99))
 	add("echo latency p99", ms(d.p99), ms(p.p99), fmt.Sprintf("%.2fx", r), "<= 1.3x", verdict(r <= 1.3))
+	r = ratio(float64(p.remote), float64(d.remote))
+	add(fmt.Sprintf("echo latency p50 with %v of server time (%d calls)", remoteDelay, o.seqCalls/10), ms(d.remote), ms(p.remote), fmt.Sprintf("%.2fx", r), "(for information)", "")
 	r = ratio(p.throughput, d.throughput)
 	add(fmt.Sprintf("throughput (%d in flight, %d calls)", o.concurrency, o.tputCalls),
 		fmt.Sprintf("%.0f calls/s", d.throughput), fmt.Sprintf("%.0f calls/s", p.throughput), fmt.Sprintf("%.2fx", r), ">= 1.0x", verdict(r >= 1.0))
@@ -34,6 +36,8 @@ func printTable(w io.Writer, o options, d, p results) {
 	add("proxy peak RSS (VmHWM)", "-", mb(p.peakRSS), "-", "<= 40 MB", verdict(p.peakRSS*1024 <= 40e6))
 	add("proxy idle RSS (after initialize and warm-up)", "-", mb(p.idleRSS), "-", "<= 15 MB", verdict(p.idleRSS*1024 <= 15e6))
 	add("proxy RSS 2 s after the load", "-", mb(p.afterRSS), "-", "(for information)", "")
+	add("stdio round trip the proxy answers itself (parse error), p50", "-", ms(p.hop), "-", "(for information: the hop's floor)", "")
+	add("proxy CPU time per sequential echo call", "-", ms(p.cpuPerCall), "-", "(for information)", "")
 
 	fmt.Fprintln(w, "| measure | direct | proxy | proxy/direct | target | met |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | --- | --- |")

@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,9 +26,12 @@ const protocolVersion = "2025-11-25"
 // world is one fake Google and one fake Cloud Run, with a service account key that both
 // paths use to get their ID tokens.
 type world struct {
-	google *fakegoogle.Server
-	crun   *fakecloudrun.Server
-	setup  *fakegoogle.Setup
+	google *fakegoogle.Server   // nil when the fakes run in another process
+	crun   *fakecloudrun.Server // nil when the fakes run in another process
+	url    string               // the MCP endpoint
+	origin string               // the audience
+	env    []string             // the proxy's environment
+	args   []string             // extra arguments of `run`
 	dir    string
 	key    string // the service account key file
 }
@@ -46,26 +50,62 @@ func newWorld() (*world, error) {
 		w.close()
 		return nil, err
 	}
-	if w.setup, err = w.google.Setup(fakegoogle.ServiceAccountKey, dir, fakegoogle.SetupOptions{}); err != nil {
+	su, err := w.google.Setup(fakegoogle.ServiceAccountKey, dir, fakegoogle.SetupOptions{})
+	if err != nil {
 		w.close()
 		return nil, err
 	}
-	for _, kv := range w.setup.Env {
+	w.url, w.origin, w.env, w.args = w.crun.URL(), w.crun.Origin(), su.Env, su.Args
+	if err := w.finish(); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// newExternalWorld uses a fakecloudrun command already running (e.g. to put the server in
+// a process of its own, as Cloud Run always is): its URL and its env_file.
+func newExternalWorld(url, envFile string) (*world, error) {
+	dir, err := os.MkdirTemp("", "bench-")
+	if err != nil {
+		return nil, fmt.Errorf("create temp dir: %w", err)
+	}
+	w := &world{dir: dir, url: url}
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		w.close()
+		return nil, fmt.Errorf("read the fakecloudrun env file: %w", err)
+	}
+	w.env = strings.Split(strings.TrimSpace(string(b)), "\n")
+	u, err := neturl.Parse(url)
+	if err != nil {
+		w.close()
+		return nil, fmt.Errorf("parse --url: %w", err)
+	}
+	w.origin = u.Scheme + "://" + u.Host
+	if err := w.finish(); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// finish finds the service account key and gives the proxy a temp dir of its own.
+func (w *world) finish() error {
+	for _, kv := range w.env {
 		if k, v, _ := strings.Cut(kv, "="); k == "GOOGLE_APPLICATION_CREDENTIALS" {
 			w.key = v
 		}
 	}
 	if w.key == "" {
-		w.close()
-		return nil, errors.New("fakegoogle setup wrote no service account key")
+		return errors.New("the environment names no service account key (GOOGLE_APPLICATION_CREDENTIALS); the bench needs credentials of kind service-account-key")
 	}
-	tmp := filepath.Join(dir, "tmp")
+	tmp := filepath.Join(w.dir, "tmp")
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		w.close()
-		return nil, err
+		return err
 	}
-	w.setup.Env = append(w.setup.Env, "TMPDIR="+tmp)
-	return w, nil
+	w.env = append(w.env, "TMPDIR="+tmp)
+	return nil
 }
 
 func (w *world) close() {
@@ -99,12 +139,12 @@ func (w *world) dialDirect(ctx context.Context) (*conn, error) {
 	base.MaxIdleConns = 512
 	base.MaxIdleConnsPerHost = 256
 	base.ForceAttemptHTTP2 = true
-	token, err := fetchIDToken(ctx, &http.Client{Transport: base}, w.key, w.crun.Origin())
+	token, err := fetchIDToken(ctx, &http.Client{Transport: base}, w.key, w.origin)
 	if err != nil {
 		return nil, err
 	}
 	hc := &http.Client{Transport: &bearer{token: token, next: base}}
-	t := &mcp.StreamableClientTransport{Endpoint: w.crun.URL(), HTTPClient: hc}
+	t := &mcp.StreamableClientTransport{Endpoint: w.url, HTTPClient: hc}
 	cs, err := newClient().Connect(ctx, t, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
 	if err != nil {
 		return nil, fmt.Errorf("connect directly: %w", err)
@@ -113,10 +153,10 @@ func (w *world) dialDirect(ctx context.Context) (*conn, error) {
 }
 
 // dialProxy runs `mcp-cloudrun-proxy run` as an MCP client would and connects through it.
-func (w *world) dialProxy(bin string) dialer {
+func (w *world) dialProxy(bin string, extraEnv []string) dialer {
 	return func(ctx context.Context) (*conn, error) {
-		cmd := exec.Command(bin, append([]string{"run", "--url", w.crun.URL()}, w.setup.Args...)...)
-		cmd.Env = w.setup.Env
+		cmd := exec.Command(bin, append([]string{"run", "--url", w.url}, w.args...)...)
+		cmd.Env = append(append([]string{}, w.env...), extraEnv...)
 		cmd.Dir = w.dir
 		stderr := &tailBuffer{}
 		cmd.Stderr = stderr
@@ -130,6 +170,48 @@ func (w *world) dialProxy(bin string) dialer {
 		}
 		return &conn{cs: cs, pid: cmd.Process.Pid}, nil
 	}
+}
+
+// stdioFloor runs the proxy on raw pipes and times n lines it answers itself (a parse
+// error, nothing sent upstream) after a warm-up: the cost of the stdio hop alone.
+func (w *world) stdioFloor(bin string, extraEnv []string, n int) (time.Duration, error) {
+	cmd := exec.Command(bin, append([]string{"run", "--url", w.url}, w.args...)...)
+	cmd.Env = append(append([]string{}, w.env...), extraEnv...)
+	cmd.Dir = w.dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start the proxy: %w", err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	br := bufio.NewReader(stdout)
+	var took []time.Duration
+	for i := range n + n/4 {
+		start := time.Now()
+		if _, err := fmt.Fprintf(stdin, "not json %d\n", i); err != nil {
+			return 0, fmt.Errorf("write to the proxy: %w", err)
+		}
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			return 0, fmt.Errorf("read from the proxy: %w", err)
+		}
+		if !strings.Contains(string(line), "-32700") {
+			return 0, fmt.Errorf("want a parse error, got %q", line)
+		}
+		if i >= n/4 {
+			took = append(took, time.Since(start))
+		}
+	}
+	return median(took), nil
 }
 
 // bearer adds the Authorization header, as the proxy does.
@@ -171,7 +253,7 @@ func fetchIDToken(ctx context.Context, hc *http.Client, keyFile, audience string
 	if err != nil {
 		return "", fmt.Errorf("sign assertion: %w", err)
 	}
-	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
+	form := neturl.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, key.TokenURI, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
