@@ -33,3 +33,35 @@ func (b *drainingBody) Close() error {
 	b.cancel()
 	return err
 }
+
+// A heldBody is a request body that the request itself does not keep alive: Go's transport
+// and the response keep the *http.Request (and its GetBody) until the response body is
+// read, and with it the whole body, which for a large message doubles what the relay holds
+// while the answer streams in. Each attempt reads a fresh releasingReader; b is dropped once
+// no attempt is left.
+type heldBody struct {
+	b []byte
+}
+
+func (h *heldBody) reader() (io.Reader, error) { return &releasingReader{b: h.b}, nil }
+
+// A releasingReader reads b and lets it go at its end. Len gives the Content-Length.
+type releasingReader struct {
+	b []byte
+}
+
+func (r *releasingReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		r.b = nil
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	if len(r.b) == 0 {
+		r.b = nil
+	}
+	return n, nil
+}
+
+// Len is what retryablehttp reads to set the Content-Length.
+func (r *releasingReader) Len() int { return len(r.b) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,5 +78,49 @@ func TestStreamKeptOpenAfterTheResponseIsLetGo(t *testing.T) {
 	case <-gone:
 	case <-time.After(10 * drainMaxWait):
 		t.Fatalf("the server's request was not cancelled within %v of the answer", 10*drainMaxWait)
+	}
+}
+
+// TestRequestBodyWholeOnEveryAttempt: the body the relay lets go of after sending is still
+// sent whole, with a Content-Length, on every attempt (here after a 503 and a 401).
+func TestRequestBodyWholeOnEveryAttempt(t *testing.T) {
+	type seen struct {
+		body          string
+		contentLength int64
+		chunked       bool
+	}
+	var mu sync.Mutex
+	var got []seen
+	want := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"text":"` + strings.Repeat("x", 100000) + `"}}`
+	h := startRelay(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, seen{string(body), r.ContentLength, len(r.TransferEncoding) > 0})
+		n := len(got)
+		mu.Unlock()
+		switch n {
+		case 1:
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 2:
+			w.WriteHeader(http.StatusUnauthorized)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":7,"result":{}}`)
+		}
+	}))
+	h.send(want)
+	if line := h.next(); line != `{"jsonrpc":"2.0","id":7,"result":{}}` {
+		t.Fatalf("got %s", line)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("%d attempts, want 3", len(got))
+	}
+	for i, s := range got {
+		if s.body != want || s.contentLength != int64(len(want)) || s.chunked {
+			t.Errorf("attempt %d: body of %d bytes (want %d), Content-Length %d, chunked %v", i+1, len(s.body), len(want), s.contentLength, s.chunked)
+		}
 	}
 }

@@ -29,7 +29,7 @@ const (
 // handle relays one client line and makes sure a request always gets an answer.
 func (r *Relay) handle(ctx context.Context, m *message) {
 	if m.kind == kindInvalid {
-		r.log.Warn("stdin: line is not a JSON-RPC message; answering with a parse error", "bytes", len(m.body))
+		r.log.Warn("stdin: line is not a JSON-RPC message; answering with a parse error", "bytes", m.size)
 		r.out.writeMessage(parseErrorResponse)
 		return
 	}
@@ -45,7 +45,7 @@ func (r *Relay) handle(ctx context.Context, m *message) {
 		// servers never send one for a cancelled request and the client ignores it anyway.
 		r.pending.cancel(gjson.GetBytes(m.body, "params.requestId").Raw)
 	}
-	attrs := []any{"method", m.method, "id", string(m.id), "status", m.status, "bytes", len(m.body), "latency", time.Since(start).Round(time.Microsecond)}
+	attrs := []any{"method", m.method, "id", string(m.id), "status", m.status, "bytes", m.size, "latency", time.Since(start).Round(time.Microsecond)}
 	if err == nil {
 		r.log.Debug("relayed", attrs...)
 		return
@@ -87,6 +87,11 @@ func (r *Relay) deliver(ctx context.Context, m *message) error {
 		}
 		if err := r.checkStatus(resp, s); err != nil {
 			return err
+		}
+		if m.kind == kindRequest || m.kind == kindBatch {
+			// The request was taken: nothing sends it again. A large one need not stay in
+			// memory while a large answer is read (an 8 MiB echo held both).
+			m.body = nil
 		}
 		if err := r.consume(ctx, m, resp, s, r.out.writeMessage); err != nil {
 			return err
@@ -155,8 +160,9 @@ func (r *Relay) send(ctx context.Context, method string, body []byte, s *session
 
 func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token string, s *session, lastEventID string) (*http.Response, error) {
 	var rawBody any
+	held := &heldBody{b: body}
 	if body != nil {
-		rawBody = body
+		rawBody = retryablehttp.ReaderFunc(held.reader)
 	}
 	// reused says whether the current attempt went out on a kept-alive connection.
 	var reused atomic.Bool
@@ -206,6 +212,7 @@ func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	resp, err := client.Do(req)
+	held.b = nil // no more attempts: the request, which the transport keeps, lets the bytes go
 	if err != nil {
 		cancel()
 		return nil, describeTransportError(err, r.endpoint.Host)

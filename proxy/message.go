@@ -31,6 +31,8 @@ type message struct {
 	batchIDs [][]byte
 	// status is the HTTP status of the last upstream answer, for the debug log.
 	status int
+	// size is len(body), kept for the log once a large body has been let go (see deliver).
+	size int
 	// answered holds the ids of the batch's requests whose responses were relayed, so that
 	// a failure later in the stream answers only the others.
 	answered map[string]bool
@@ -55,7 +57,7 @@ func (m *message) noteAnswers(msg []byte) {
 }
 
 func classify(body []byte) message {
-	m := message{body: body}
+	m := message{body: body, size: len(body)}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || !gjson.ValidBytes(body) {
 		return m
