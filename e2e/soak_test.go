@@ -241,7 +241,7 @@ func checkFlat(t *testing.T, samples []procSample, warm time.Duration) {
 	if last.rssKiB > early.rssKiB*3/2+4*1024 {
 		t.Errorf("RSS grew from %.1f MB (first %v) to %.1f MB at the end", float64(early.rssKiB)*1024/1e6, warm, float64(last.rssKiB)*1024/1e6)
 	}
-	if last.threads > early.threads+4 {
+	if last.threads > early.threads+8 { // the runtime never gives threads back; a leak is unbounded
 		t.Errorf("threads grew from %d (first %v) to %d at the end", early.threads, warm, last.threads)
 	}
 	if last.fds > early.fds+16 {
