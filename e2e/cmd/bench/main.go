@@ -85,8 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("proxy binary: %w", err)
 	}
 	o.proxyBin = abs
-	if o.seqCalls < 100 || o.tputCalls < o.concurrency || o.concurrency < 1 || o.largeRuns < 1 || o.coldRuns < 1 {
-		return errors.New("need --calls >= 100, --throughput-calls >= --concurrency >= 1, --large-runs >= 1, --cold-runs >= 1")
+	if o.seqCalls < 100 || o.concurrency < 1 || o.tputCalls < o.concurrency*blocks || o.largeRuns < 1 || o.coldRuns < 1 {
+		return fmt.Errorf("need --calls >= 100, --concurrency >= 1, --throughput-calls >= %d x --concurrency, --large-runs >= 1, --cold-runs >= 1", blocks)
 	}
 
 	var w *world
@@ -107,21 +107,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "bench: fake Cloud Run at %s (%s); %s\n", w.url, where, machine())
 
 	var direct, viaProxy results
-	for _, p := range []struct {
-		name string
-		out  *results
-		dial dialer
-	}{
-		{"direct", &direct, w.dialDirect},
-		{"proxy", &viaProxy, w.dialProxy(o.proxyBin, o.proxyEnv)},
-	} {
-		fmt.Fprintf(stderr, "bench: %s ...\n", p.name)
-		start := time.Now()
-		if err := measure(ctx, o, p.dial, p.out, stderr); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
-		fmt.Fprintf(stderr, "bench: %s done in %v\n", p.name, time.Since(start).Round(time.Millisecond))
+	paths := []*path{
+		{name: "direct", dial: w.dialDirect, res: &direct},
+		{name: "proxy", dial: w.dialProxy(o.proxyBin, o.proxyEnv), res: &viaProxy},
 	}
+	start := time.Now()
+	if err := measure(ctx, o, paths, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bench: measured in %v\n", time.Since(start).Round(time.Millisecond))
 	if viaProxy.hop, err = w.stdioFloor(o.proxyBin, o.proxyEnv, o.seqCalls); err != nil {
 		return fmt.Errorf("stdio floor: %w", err)
 	}

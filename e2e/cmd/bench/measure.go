@@ -39,107 +39,163 @@ type results struct {
 // remoteDelay stands in for the network round trip and service time of a real deployment.
 const remoteDelay = 5 * time.Millisecond
 
-func measure(ctx context.Context, o options, dial dialer, out *results, log io.Writer) error {
-	// Cold starts. The first is not counted: it pays for loading the binary from disk.
-	var colds []time.Duration
+// A path is one way of calling the server, with what was measured on it.
+type path struct {
+	name string
+	dial dialer
+	res  *results
+	conn *conn
+	lat  []time.Duration // sequential echo calls
+	rem  []time.Duration // sequential echo calls with remoteDelay
+	cold []time.Duration
+	big  []time.Duration
+	tput time.Duration // total time of the throughput rounds
+	cpu  time.Duration // the proxy's CPU time during the sequential calls
+}
+
+// blocks is how many slices each measurement is cut into. The two paths take turns slice by
+// slice, so that a burst of load from elsewhere on the machine falls on both alike.
+const blocks = 10
+
+// measure runs every measurement on both paths, alternating between them.
+func measure(ctx context.Context, o options, paths []*path, log io.Writer) error {
+	// Cold starts. The first of each path is not counted: it pays for loading from disk.
 	for i := range o.coldRuns + 1 {
-		start := time.Now()
-		c, err := dial(ctx)
-		if err != nil {
-			return fmt.Errorf("cold start: %w", err)
-		}
-		took := time.Since(start)
-		if err := c.cs.Close(); err != nil {
-			return fmt.Errorf("close after cold start: %w", err)
-		}
-		if i > 0 {
-			colds = append(colds, took)
+		for _, p := range paths {
+			start := time.Now()
+			c, err := p.dial(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: cold start: %w", p.name, err)
+			}
+			took := time.Since(start)
+			if err := c.cs.Close(); err != nil {
+				return fmt.Errorf("%s: close after cold start: %w", p.name, err)
+			}
+			if i > 0 {
+				p.cold = append(p.cold, took)
+			}
 		}
 	}
-	out.cold = median(colds)
 
-	c, err := dial(ctx)
-	if err != nil {
+	for _, p := range paths {
+		c, err := p.dial(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		p.conn = c
+		defer c.cs.Close()
+		for i := range o.warmup {
+			if err := echo(ctx, c.cs, "warm-up "+strconv.Itoa(i), 0); err != nil {
+				return fmt.Errorf("%s: warm-up: %w", p.name, err)
+			}
+		}
+	}
+	if err := sleep(ctx, time.Second); err != nil {
 		return err
 	}
-	defer c.cs.Close()
-
-	for i := range o.warmup {
-		if err := echo(ctx, c.cs, "warm-up "+strconv.Itoa(i), 0); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
-		}
-	}
-	if c.pid != 0 {
-		if err := sleep(ctx, time.Second); err != nil {
-			return err
-		}
-		if out.idleRSS, err = procStatus(c.pid, "VmRSS"); err != nil {
-			return err
+	for _, p := range paths {
+		if p.conn.pid != 0 {
+			var err error
+			if p.res.idleRSS, err = procStatus(p.conn.pid, "VmRSS"); err != nil {
+				return err
+			}
 		}
 	}
 
-	var cpu0 time.Duration
-	if c.pid != 0 {
-		if cpu0, err = procCPU(c.pid); err != nil {
-			return err
+	fmt.Fprintf(log, "bench: %d sequential calls, then %d with %v of server time ...\n", o.seqCalls, o.seqCalls/10, remoteDelay)
+	for b := range blocks {
+		for _, p := range paths {
+			if err := p.sequential(ctx, b, o.seqCalls/blocks, 0, &p.lat); err != nil {
+				return err
+			}
 		}
 	}
-	lat := make([]time.Duration, 0, o.seqCalls)
-	for i := range o.seqCalls {
-		start := time.Now()
-		if err := echo(ctx, c.cs, "latency "+strconv.Itoa(i), 0); err != nil {
-			return fmt.Errorf("latency call %d: %w", i, err)
+	for b := range blocks {
+		for _, p := range paths {
+			if err := p.sequential(ctx, b, o.seqCalls/10/blocks, remoteDelay, &p.rem); err != nil {
+				return err
+			}
 		}
-		lat = append(lat, time.Since(start))
 	}
-	if c.pid != 0 {
-		cpu1, err := procCPU(c.pid)
-		if err != nil {
-			return err
-		}
-		out.cpuPerCall = (cpu1 - cpu0) / time.Duration(o.seqCalls)
-	}
-	slices.Sort(lat)
-	out.p50, out.p99 = percentile(lat, 50), percentile(lat, 99)
-	fmt.Fprintf(log, "bench:   latency p50 %v p99 %v\n", out.p50, out.p99)
 
-	var remote []time.Duration
-	for i := range o.seqCalls / 10 {
-		start := time.Now()
-		if err := echo(ctx, c.cs, "remote "+strconv.Itoa(i), remoteDelay); err != nil {
-			return fmt.Errorf("latency call %d: %w", i, err)
+	fmt.Fprintf(log, "bench: %d calls with %d in flight ...\n", o.tputCalls, o.concurrency)
+	for b := range blocks {
+		for _, p := range paths {
+			took, err := throughput(ctx, p.conn.cs, o.tputCalls/blocks, o.concurrency)
+			if err != nil {
+				return fmt.Errorf("%s: block %d: %w", p.name, b, err)
+			}
+			p.tput += took
 		}
-		remote = append(remote, time.Since(start))
 	}
-	out.remote = median(remote)
 
-	if out.throughput, err = throughput(ctx, c.cs, o.tputCalls, o.concurrency); err != nil {
-		return err
-	}
-	fmt.Fprintf(log, "bench:   throughput %.0f calls/s\n", out.throughput)
-
+	fmt.Fprintf(log, "bench: %d MiB echoes ...\n", o.largeBytes>>20)
 	text := fakecloudrun.LargeText(o.largeBytes)
-	var larges []time.Duration
 	for range o.largeRuns {
-		start := time.Now()
-		if err := echo(ctx, c.cs, text, 0); err != nil {
-			return fmt.Errorf("large echo: %w", err)
+		for _, p := range paths {
+			start := time.Now()
+			if err := echo(ctx, p.conn.cs, text, 0); err != nil {
+				return fmt.Errorf("%s: large echo: %w", p.name, err)
+			}
+			p.big = append(p.big, time.Since(start))
 		}
-		larges = append(larges, time.Since(start))
 	}
-	out.large = median(larges)
-	fmt.Fprintf(log, "bench:   %d MiB echo %v\n", o.largeBytes>>20, out.large)
 
-	if c.pid != 0 {
-		if out.peakRSS, err = procStatus(c.pid, "VmHWM"); err != nil {
+	for _, p := range paths {
+		r := p.res
+		slices.Sort(p.lat)
+		r.p50, r.p99 = percentile(p.lat, 50), percentile(p.lat, 99)
+		r.remote = median(p.rem)
+		r.throughput = float64(o.tputCalls/blocks*blocks) / p.tput.Seconds()
+		r.large = median(p.big)
+		r.cold = median(p.cold)
+		if n := len(p.lat); n > 0 && p.conn.pid != 0 {
+			r.cpuPerCall = p.cpu / time.Duration(n)
+		}
+		fmt.Fprintf(log, "bench: %s: p50 %v p99 %v, %.0f calls/s, large %v, cold %v\n", p.name, r.p50, r.p99, r.throughput, r.large, r.cold)
+	}
+	for _, p := range paths {
+		if p.conn.pid == 0 {
+			continue
+		}
+		var err error
+		if p.res.peakRSS, err = procStatus(p.conn.pid, "VmHWM"); err != nil {
 			return err
 		}
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return err
 		}
-		if out.afterRSS, err = procStatus(c.pid, "VmRSS"); err != nil {
+		if p.res.afterRSS, err = procStatus(p.conn.pid, "VmRSS"); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// sequential makes n echo calls one after the other, answered after delay, and appends
+// their durations to into; without delay it also adds the proxy's CPU time to p.cpu.
+func (p *path) sequential(ctx context.Context, block, n int, delay time.Duration, into *[]time.Duration) error {
+	pid := p.conn.pid
+	var cpu0 time.Duration
+	if pid != 0 && delay == 0 {
+		var err error
+		if cpu0, err = procCPU(pid); err != nil {
+			return err
+		}
+	}
+	for i := range n {
+		start := time.Now()
+		if err := echo(ctx, p.conn.cs, fmt.Sprintf("block %d call %d", block, i), delay); err != nil {
+			return fmt.Errorf("%s: sequential call: %w", p.name, err)
+		}
+		*into = append(*into, time.Since(start))
+	}
+	if pid != 0 && delay == 0 {
+		cpu1, err := procCPU(pid)
+		if err != nil {
+			return err
+		}
+		p.cpu += cpu1 - cpu0
 	}
 	return nil
 }
@@ -161,8 +217,9 @@ func echo(ctx context.Context, cs *mcp.ClientSession, text string, delay time.Du
 	return nil
 }
 
-// throughput runs n echo calls with concurrency of them in flight at all times.
-func throughput(ctx context.Context, cs *mcp.ClientSession, n, concurrency int) (float64, error) {
+// throughput runs n echo calls with concurrency of them in flight at all times and returns
+// how long they took.
+func throughput(ctx context.Context, cs *mcp.ClientSession, n, concurrency int) (time.Duration, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, concurrency)
@@ -187,7 +244,7 @@ func throughput(ctx context.Context, cs *mcp.ClientSession, n, concurrency int) 
 	if err := <-errs; err != nil {
 		return 0, err
 	}
-	return float64(n) / took.Seconds(), nil
+	return took, nil
 }
 
 func median(ds []time.Duration) time.Duration {
