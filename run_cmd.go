@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy"
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens"
 )
+
+// defaultMemoryLimit is the Go runtime's soft memory limit for run unless GOMEMLIMIT is set.
+const defaultMemoryLimit = 24 << 20
 
 // runCmd is `mcp-cloudrun-proxy run`: the stdio MCP server an MCP client starts.
 type runCmd struct {
@@ -17,6 +22,12 @@ type runCmd struct {
 
 // Run wires a token cache into the relay and relays until stdin ends or a signal arrives.
 func (c *runCmd) Run(ctx context.Context, s *streams) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The proxy sits beside every MCP client for hours; a soft limit keeps the garbage
+		// of a large message from lingering as resident memory (peak RSS 56 -> 37 MB in
+		// make bench, same speed). GOMEMLIMIT overrides it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	log := newLogger(s.Stderr, c.slogLevel())
 	cache, err := tokens.New(ctx, c.tokenOptions(log))
 	if err != nil {
