@@ -94,7 +94,7 @@
             modRoot = ".";
             subPackages = [ "." ];
             proxyVendor = true;
-            vendorHash = "sha256-G5afdpR5AVt9OBd42wH7poTGNN+GOxtMPpxzJgq+0vs=";
+            vendorHash = "sha256-GyrS8vPlHsNBW37kyOFUQ3RyslBefniuoxgtWYzHVKQ=";
             goSum = ./go.sum;
 
             env = {
