@@ -196,7 +196,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		verdict = fmt.Sprintf("fakecloudrun saw %d session deletions (want 1)", deleted-deletedBefore)
 	}
 	say("\n4. stdin closed: the proxy exited with status %d and %s; fakecloudrun stopped.\n", code, verdict)
-	say("\nNext: point an MCP client at the proxy (see README, \"Try it with Claude Desktop\").\n")
+	say("\nNext: point an MCP client at the proxy (see e2e/README.md, \"Try it with Claude Desktop\").\n")
 	if code != 0 {
 		return fmt.Errorf("the proxy exited with status %d\nstderr:\n%s", code, proxyErr)
 	}
