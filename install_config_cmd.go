@@ -26,6 +26,7 @@ type installConfigCmd struct {
 	Config  string   `help:"Edit this config file instead of the client's usual one." placeholder:"PATH"`
 	DryRun  bool     `help:"Print the change as a unified diff and write nothing."`
 	Remove  bool     `help:"Remove the entry (--name, or the name derived from --url) instead of writing it."`
+	Force   bool     `help:"Replace (or with --remove, delete) an entry of that name even if it does not run mcp-cloudrun-proxy; without it such an entry is left alone."`
 	List    bool     `help:"List the entries that run mcp-cloudrun-proxy, like list-config."`
 	Env     []string `help:"Environment variable for the proxy, KEY=VALUE (repeatable). Stored in plain text in the client config." placeholder:"KEY=VALUE" sep:"none"`
 
@@ -131,6 +132,9 @@ func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
 	if err != nil {
 		return err
 	}
+	self, _ := mcpclientcfg.ExecutablePath()
+	own := proxyOwnership(self)
+	own.Force = c.Force
 	var entry mcpclientcfg.ServerEntry
 	if !c.Remove {
 		exe, err := mcpclientcfg.ExecutablePath()
@@ -145,7 +149,7 @@ func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
 	}
 	failed := 0
 	for _, loc := range locs {
-		if err := c.apply(s, loc, name, entry); err != nil {
+		if err := c.apply(s, loc, name, entry, own); err != nil {
 			fmt.Fprintf(s.Stderr, "mcp-cloudrun-proxy: %s (%s): %v\n", loc.Client.DisplayName(), loc.Scope, err)
 			failed++
 		}
@@ -184,13 +188,13 @@ func (c *installConfigCmd) locations(sys mcpclientcfg.System) ([]mcpclientcfg.Lo
 	return locs, nil
 }
 
-func (c *installConfigCmd) apply(s *streams, loc mcpclientcfg.Location, name string, entry mcpclientcfg.ServerEntry) error {
+func (c *installConfigCmd) apply(s *streams, loc mcpclientcfg.Location, name string, entry mcpclientcfg.ServerEntry, own mcpclientcfg.Ownership) error {
 	var change *mcpclientcfg.Change
 	var err error
 	if c.Remove {
-		change, err = mcpclientcfg.PlanRemove(loc, name)
+		change, err = mcpclientcfg.PlanRemove(loc, name, own)
 	} else {
-		change, err = mcpclientcfg.PlanInstall(loc, entry)
+		change, err = mcpclientcfg.PlanInstall(loc, entry, own)
 	}
 	if err != nil {
 		return err

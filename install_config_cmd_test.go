@@ -325,3 +325,28 @@ func TestFlagName(t *testing.T) {
 		}
 	}
 }
+
+// A server of the same name that does not run the proxy is left alone unless --force.
+func TestInstallConfigForeignEntryNeedsForce(t *testing.T) {
+	isolateConfigEnv(t)
+	cfg := filepath.Join(t.TempDir(), "mcp.json")
+	orig := `{"mcpServers": {"mysvc": {"command": "npx", "args": ["-y", "@acme/mysvc-mcp"]}}}`
+	if err := os.WriteFile(cfg, []byte(orig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"install-config", "--client", "cursor", "--config", cfg}
+	for _, args := range [][]string{append(base, "--url", configTestURL), append(base, "--remove", "--name", "mysvc")} {
+		code, _, stderr := runConfigCLI(t, args...)
+		if code != 1 || !strings.Contains(stderr, `"mysvc"`) || !strings.Contains(stderr, `runs "npx"`) || !strings.Contains(stderr, "--force") {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+		assertConfigFile(t, cfg, orig, 0o600)
+	}
+	code, stdout, stderr := runConfigCLI(t, append(base, "--url", configTestURL, "--force")...)
+	if code != 0 || !strings.Contains(stdout, `Updated "mysvc" in Cursor`) {
+		t.Fatalf("--force: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if e, ok := readConfigEntry(t, mcpclientcfg.Cursor, cfg, "mysvc"); !ok || e.Command != configSelfPath(t) {
+		t.Errorf("after --force: %+v, found %v", e, ok)
+	}
+}

@@ -41,6 +41,7 @@ func (c *listConfigCmd) Run(ctx context.Context, s *streams) error {
 		return err
 	}
 	self, _ := mcpclientcfg.ExecutablePath()
+	own := proxyOwnership(self)
 	var found []listedEntry
 	problems := 0
 	for _, loc := range c.locations(sys) {
@@ -58,7 +59,7 @@ func (c *listConfigCmd) Run(ctx context.Context, s *streams) error {
 			}
 		}
 		for _, e := range entries {
-			if isProxyEntry(e, self) {
+			if own.Owns(e) {
 				found = append(found, listedEntry{loc: loc, project: project, entry: e})
 			}
 		}
@@ -125,16 +126,11 @@ func (c *listConfigCmd) locations(sys mcpclientcfg.System) []mcpclientcfg.Locati
 	return locs
 }
 
-// isProxyEntry reports whether e runs mcp-cloudrun-proxy: this binary, or one of that name.
-func isProxyEntry(e mcpclientcfg.ServerEntry, self string) bool {
-	if e.Command == "" {
-		return false
-	}
-	if self != "" && e.Command == self {
-		return true
-	}
-	base := filepath.Base(filepath.FromSlash(strings.ReplaceAll(e.Command, `\`, "/")))
-	return strings.TrimSuffix(base, ".exe") == "mcp-cloudrun-proxy"
+// proxyOwnership recognises the entries that run mcp-cloudrun-proxy: the running binary
+// self, or any binary of that name. list-config lists exactly these, and install-config
+// replaces or removes only these (unless --force).
+func proxyOwnership(self string) mcpclientcfg.Ownership {
+	return mcpclientcfg.Ownership{Program: "mcp-cloudrun-proxy", Self: self}
 }
 
 // entryURL is the --url argument of a run command line.

@@ -25,6 +25,9 @@ var testEntryEnv = ServerEntry{
 	Env:     map[string]string{"CLOUDSDK_CORE_ACCOUNT": "me@example.com", "HTTPS_PROXY": "http://127.0.0.1:3128"},
 }
 
+// testOwn recognises the proxy's entries, as install-config does.
+var testOwn = Ownership{Program: "mcp-cloudrun-proxy"}
+
 func testLocation(t *testing.T, c Client, s Scope) Location {
 	t.Helper()
 	loc, err := Locate(System{GOOS: "linux", Home: "/home/u", ProjectDir: "/home/u/proj"}, c, s)

@@ -394,8 +394,9 @@ func (d *jsonDoc) remove(keyPath []string, name string) (found bool, err error) 
 	return true, nil
 }
 
-// entries lists the entries under keyPath in file order.
-func (d *jsonDoc) entries(keyPath []string) ([]ServerEntry, error) {
+// entries lists the stdio entries under keyPath in file order; with all, members that are
+// not stdio entries are listed too, with no command.
+func (d *jsonDoc) entries(keyPath []string, all bool) ([]ServerEntry, error) {
 	obj, _, missing, err := d.descend(keyPath)
 	if err != nil || missing >= 0 {
 		return nil, err
@@ -409,7 +410,10 @@ func (d *jsonDoc) entries(keyPath []string) ([]ServerEntry, error) {
 			Env     map[string]string `json:"env"`
 		}
 		if err := json.Unmarshal(standardize(m.Value.Value), &je); err != nil {
-			continue // not a stdio entry we can read (e.g. a URL entry)
+			if all {
+				out = append(out, ServerEntry{Name: memberName(m)})
+			}
+			continue // not a stdio entry we can read
 		}
 		out = append(out, ServerEntry{Name: memberName(m), Command: je.Command, Args: je.Args, Env: je.Env})
 	}

@@ -80,8 +80,9 @@ func readLocation(loc Location) (*Change, error) {
 
 // PlanInstall reads loc's file and computes the change that adds entry e, or updates the
 // entry of that name: its command, args and env (and "type" where the client wants one) are
-// set, its other keys and everything else in the file are kept.
-func PlanInstall(loc Location, e ServerEntry) (*Change, error) {
+// set, its other keys and everything else in the file are kept. An existing entry of that
+// name that own does not recognise as ours is a [*ForeignEntryError], unless own.Force.
+func PlanInstall(loc Location, e ServerEntry, own Ownership) (*Change, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
@@ -91,8 +92,12 @@ func PlanInstall(loc Location, e ServerEntry) (*Change, error) {
 	}
 	c.Name = e.Name
 	if c.Old != nil {
-		if _, c.Found, err = lookup(loc, c.Old, e.Name); err != nil {
+		var old ServerEntry
+		if old, c.Found, err = lookup(loc, c.Old, e.Name); err != nil {
 			return nil, err
+		}
+		if c.Found && !own.Owns(old) && !own.Force {
+			return nil, &ForeignEntryError{Path: loc.Path, Name: e.Name, Command: old.Command, Program: own.Program}
 		}
 	}
 	c.New, err = installBytes(loc, c.Old, e)
@@ -103,8 +108,9 @@ func PlanInstall(loc Location, e ServerEntry) (*Change, error) {
 }
 
 // PlanRemove reads loc's file and computes the change that removes the entry called name.
-// A missing file or entry gives an up-to-date change with Found false.
-func PlanRemove(loc Location, name string) (*Change, error) {
+// A missing file or entry gives an up-to-date change with Found false. An entry that own
+// does not recognise as ours is a [*ForeignEntryError], unless own.Force.
+func PlanRemove(loc Location, name string, own Ownership) (*Change, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -115,6 +121,13 @@ func PlanRemove(loc Location, name string) (*Change, error) {
 	c.Name = name
 	if !c.Existed {
 		return c, nil
+	}
+	old, found, err := lookup(loc, c.Old, name)
+	if err != nil {
+		return nil, err
+	}
+	if found && !own.Owns(old) && !own.Force {
+		return nil, &ForeignEntryError{Path: loc.Path, Name: name, Command: old.Command, Program: own.Program, Remove: true}
 	}
 	c.New, c.Found, err = removeBytes(loc, c.Old, name)
 	if err != nil {
@@ -137,23 +150,24 @@ func removeBytes(loc Location, src []byte, name string) ([]byte, bool, error) {
 	return removeJSON(loc, src, name)
 }
 
-func entriesBytes(loc Location, src []byte) ([]ServerEntry, error) {
+func entriesBytes(loc Location, src []byte, all bool) ([]ServerEntry, error) {
 	if loc.Format == FormatTOML {
-		return entriesTOML(loc, src)
+		return entriesTOML(loc, src, all)
 	}
 	d, err := parseJSONDoc(loc, src)
 	if err != nil {
 		return nil, err
 	}
-	es, err := d.entries(loc.KeyPath)
+	es, err := d.entries(loc.KeyPath, all)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc.Path, err)
 	}
 	return es, nil
 }
 
+// lookup finds the member called name, stdio entry or not (then without a command).
 func lookup(loc Location, src []byte, name string) (ServerEntry, bool, error) {
-	es, err := entriesBytes(loc, src)
+	es, err := entriesBytes(loc, src, true)
 	if err != nil {
 		return ServerEntry{}, false, err
 	}
@@ -175,7 +189,7 @@ func ReadEntries(loc Location) ([]ServerEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", loc.Path, err)
 	}
-	return entriesBytes(loc, data)
+	return entriesBytes(loc, data, false)
 }
 
 // LookupEntry returns the entry called name at loc, exactly as a client would run it: its

@@ -435,7 +435,9 @@ func verifyTOML(loc Location, before map[string]any, out []byte, name string, wa
 	return nil
 }
 
-func entriesTOML(loc Location, src []byte) ([]ServerEntry, error) {
+// entriesTOML lists the entries by name; with all, keys that are not tables are listed
+// too, with no command.
+func entriesTOML(loc Location, src []byte, all bool) ([]ServerEntry, error) {
 	doc, err := decodeTOML(loc, src)
 	if err != nil {
 		return nil, err
@@ -457,6 +459,9 @@ func entriesTOML(loc Location, src []byte) ([]ServerEntry, error) {
 	for _, n := range names {
 		m, ok := cur[n].(map[string]any)
 		if !ok {
+			if all {
+				out = append(out, ServerEntry{Name: n})
+			}
 			continue
 		}
 		e := ServerEntry{Name: n}

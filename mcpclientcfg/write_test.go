@@ -70,14 +70,14 @@ func TestMalformedInputIsLeftUnchanged(t *testing.T) {
 			}
 			writeFile(t, loc.Path, tc.content, 0o644)
 			before := dirNames(t, filepath.Dir(loc.Path))
-			_, err = PlanInstall(loc, testEntry)
+			_, err = PlanInstall(loc, testEntry, testOwn)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("PlanInstall error %v, want one containing %q", err, tc.want)
 			}
 			if !strings.HasPrefix(err.Error(), loc.Path) && !strings.Contains(err.Error(), loc.Path) {
 				t.Errorf("error %q does not name the file", err)
 			}
-			if _, err := PlanRemove(loc, "a"); err == nil {
+			if _, err := PlanRemove(loc, "a", testOwn); err == nil {
 				t.Error("PlanRemove on a malformed file: no error")
 			}
 			if got := readFile(t, loc.Path); got != tc.content {
@@ -96,7 +96,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	orig := "{\n  \"mcpServers\": {}\n}\n"
 	writeFile(t, loc.Path, orig, 0o640)
 
-	c, err := PlanInstall(loc, testEntry)
+	c, err := PlanInstall(loc, testEntry, testOwn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	if err := os.Remove(res.Backup); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := PlanInstall(loc, testEntry)
+	c2, err := PlanInstall(loc, testEntry, testOwn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	}
 
 	// Remove restores the original bytes.
-	c3, err := PlanRemove(loc, "mysvc")
+	c3, err := PlanRemove(loc, "mysvc", testOwn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestCrashBeforeRenameLeavesOriginal(t *testing.T) {
 			if tc.existing {
 				writeFile(t, loc.Path, orig, 0o600)
 			}
-			c, err := PlanInstall(loc, testEntry)
+			c, err := PlanInstall(loc, testEntry, testOwn)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +218,7 @@ func TestApplyRefusesConcurrentChange(t *testing.T) {
 	dir := t.TempDir()
 	loc := testLocation(t, ClaudeCode, ScopeUser).WithPath(filepath.Join(dir, ".claude.json"))
 	writeFile(t, loc.Path, "{\"numStartups\": 1}\n", 0o600)
-	c, err := PlanInstall(loc, testEntry)
+	c, err := PlanInstall(loc, testEntry, testOwn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestApplyRefusesConcurrentChange(t *testing.T) {
 func TestApplyCreatesDirectoriesAndFollowsSymlinks(t *testing.T) {
 	dir := t.TempDir()
 	loc := testLocation(t, Gemini, ScopeUser).WithPath(filepath.Join(dir, "a", "b", "settings.json"))
-	c, err := PlanInstall(loc, testEntry)
+	c, err := PlanInstall(loc, testEntry, testOwn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestApplyCreatesDirectoriesAndFollowsSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	lloc := testLocation(t, Cursor, ScopeUser).WithPath(linkPath)
-	c, err = PlanInstall(lloc, testEntry)
+	c, err = PlanInstall(lloc, testEntry, testOwn)
 	if err != nil {
 		t.Fatal(err)
 	}
