@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -188,6 +189,12 @@ func (c *Cache) startFlightLocked(reason string) *flight {
 		defer cancel()
 		c.log.Debug("fetching ID token", "reason", reason)
 		tok, err := c.p.Fetch(ctx)
+		if err == nil && !tok.Expiry().After(c.now()) {
+			// Storing it would make every request fail and the refresher spin.
+			err = fmt.Errorf("the token source returned an ID token that expired at %s, which is not after this machine's time %s: check the system clock",
+				tok.Expiry().UTC().Format(time.RFC3339), c.now().UTC().Format(time.RFC3339))
+			tok = Token{}
+		}
 		c.mu.Lock()
 		c.flight = nil
 		f.tok, f.err = tok, err
@@ -251,7 +258,10 @@ func (c *Cache) refresher() {
 		}
 		cur := c.cur
 		var timer <-chan time.Time
-		if !cur.IsZero() {
+		// Only a valid token is refreshed ahead of time. Once it has expired (its refresh
+		// failed until then), callers fetch on demand and a new token kicks the loop;
+		// re-arming a zero timer here would retry in a tight loop.
+		if c.validLocked() {
 			timer = c.after(max(c.refreshAtLocked().Sub(c.now()), 0))
 		}
 		c.mu.Unlock()

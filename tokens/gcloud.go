@@ -53,7 +53,7 @@ func newGcloud(ctx context.Context, e env) (*gcloudProvider, error) {
 		Source:              SourceGcloud,
 		CredentialType:      TypeGcloud,
 		Principal:           account,
-		ImpersonationTarget: e.ImpersonateServiceAccount,
+		ImpersonationTarget: p.impersonationTarget(),
 		AudienceHonoured:    p.sendsAudience(),
 		Why:                 "gcloud at " + path + " is logged in as " + account,
 	}
@@ -67,7 +67,16 @@ func newGcloud(ctx context.Context, e env) (*gcloudProvider, error) {
 // sendsAudience reports whether gcloud accepts --audiences here: only for service accounts and
 // impersonation.
 func (p *gcloudProvider) sendsAudience() bool {
-	return p.e.ImpersonateServiceAccount != "" || isServiceAccountEmail(p.account)
+	return p.impersonationTarget() != "" || isServiceAccountEmail(p.account)
+}
+
+// impersonationTarget is the service account gcloud impersonates: ours, or the one set in
+// gcloud's own environment variable, which it honours as if given on the command line.
+func (p *gcloudProvider) impersonationTarget() string {
+	if p.e.ImpersonateServiceAccount != "" {
+		return p.e.ImpersonateServiceAccount
+	}
+	return p.e.Getenv("CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT")
 }
 
 func isServiceAccountEmail(s string) bool {
@@ -117,8 +126,8 @@ func (p *gcloudProvider) run(ctx context.Context, args ...string) (string, error
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.path, args...)
 	cmd.Env = gcloudEnviron(p.e)
-	// gcloud is a wrapper script around Python; if a child outlives the kill and holds our
-	// pipes, stop waiting for it after a moment.
+	killProcessGroupOnCancel(cmd)
+	// If a child still outlives the kill and holds our pipes, stop waiting for it.
 	cmd.WaitDelay = 2 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
