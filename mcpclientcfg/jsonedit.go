@@ -298,7 +298,22 @@ func managedFields(je jsonEntry, stdioType bool) []struct {
 	} else {
 		add("env", nil)
 	}
+	// An entry we replace may have been an HTTP one: a client given both a command and a
+	// URL rejects the entry or picks the URL, so the HTTP keys go.
+	for _, k := range jsonTransportKeys {
+		add(k, nil)
+	}
 	return fs
+}
+
+// jsonTransportKeys are the members of a remote (HTTP or SSE) entry across clients:
+// url and headers (Claude, Cursor, VS Code, Gemini), serverUrl (Windsurf), httpUrl (Gemini).
+var jsonTransportKeys = []string{"url", "headers", "serverUrl", "httpUrl"}
+
+// dropsType says an existing entry's "type" must go, for a client whose entries do not
+// carry one: only "stdio" (or nothing) agrees with a command.
+func dropsType(v any, stdioType bool) bool {
+	return !stdioType && v != nil && v != "stdio"
 }
 
 // descend walks keyPath from the top object; it returns the object at the end and the
@@ -375,6 +390,13 @@ func (d *jsonDoc) install(keyPath []string, e ServerEntry, stdioType bool) error
 				_, find = d.layout(entry, ind)
 			}
 			fm.Value.Value = d.render(f.want, fnl, find)
+		}
+	}
+	if k := findMember(entry, "type"); k >= 0 && !stdioType {
+		var v any
+		_ = json.Unmarshal(standardize(entry.Members[k].Value.Value), &v)
+		if dropsType(v, stdioType) {
+			removeMember(entry, k)
 		}
 	}
 	return nil
@@ -516,6 +538,9 @@ func expectJSON(doc any, keyPath []string, name string, want *jsonEntry, stdioTy
 		} else {
 			existing[f.key] = g[f.key]
 		}
+	}
+	if t, ok := existing["type"]; ok && dropsType(t, stdioType) {
+		delete(existing, "type")
 	}
 	return root
 }

@@ -204,7 +204,24 @@ func tomlEntryBody(e ServerEntry, extra []string, nl string) string {
 	return b.String()
 }
 
-func tomlManaged(k string) bool { return k == "command" || k == "args" || k == "env" }
+// tomlManaged says key k of our entry is ours to write or drop: command, args, env, and the
+// keys of a Codex HTTP entry (url, bearer_token_env_var, http_headers, env_http_headers),
+// which Codex refuses next to a command ("url is not supported for stdio").
+func tomlManaged(k string) bool {
+	switch k {
+	case "command", "args", "env":
+		return true
+	}
+	return tomlTransport(k)
+}
+
+func tomlTransport(k string) bool {
+	switch k {
+	case "url", "bearer_token_env_var", "http_headers", "env_http_headers":
+		return true
+	}
+	return false
+}
 
 func tomlEntryMap(m map[string]any, keyPath []string, name string) (map[string]any, bool) {
 	cur := m
@@ -222,6 +239,11 @@ func tomlEntryMap(m map[string]any, keyPath []string, name string) (map[string]a
 func tomlUpToDate(entry map[string]any, e ServerEntry) bool {
 	if entry["command"] != e.Command {
 		return false
+	}
+	for k := range entry {
+		if tomlTransport(k) {
+			return false
+		}
 	}
 	args, _ := entry["args"].([]any)
 	if len(args) != len(e.Args) {
@@ -344,7 +366,7 @@ func installTOML(loc Location, src []byte, e ServerEntry) ([]byte, error) {
 		}
 		sps := []splice{{main.start, main.end, string(src[main.header.start:main.header.end]) + tomlEntryBody(e, extra, nl)}}
 		for _, s := range secs {
-			if len(s.header.key) > len(prefix) && s.header.key[len(prefix)] == "env" {
+			if len(s.header.key) > len(prefix) && tomlManaged(s.header.key[len(prefix)]) {
 				sps = append(sps, splice{s.start, s.end, ""})
 			}
 		}
@@ -415,6 +437,11 @@ func verifyTOML(loc Location, before map[string]any, out []byte, name string, wa
 		}
 		entry["args"] = args
 		delete(entry, "env")
+		for k := range entry {
+			if tomlTransport(k) {
+				delete(entry, k)
+			}
+		}
 		if len(want.Env) > 0 {
 			env := map[string]any{}
 			for k, v := range want.Env {
