@@ -68,7 +68,11 @@ func (c *installConfigCmd) Help() string {
 
 The entry runs this binary by absolute path with "run" and the connection flags given here
 (flags left at their default are not written). Edits change only that entry, are atomic,
-keep the file mode and leave the previous content in FILE.bak.`
+and keep the file mode. Each change first saves the file's previous content in a new
+FILE.bak.YYYYMMDDTHHMMSSZ (UTC time); backups are never overwritten or deleted, so the
+original is kept however many changes follow. An entry of the same name that does not run
+mcp-cloudrun-proxy is left alone unless --force. --env adds or overrides variables of an
+existing entry; variables it does not name are kept.`
 }
 
 // Validate checks the flags together; kong calls it after parsing.
@@ -233,7 +237,7 @@ func (c *installConfigCmd) apply(s *streams, loc mcpclientcfg.Location, name str
 		fmt.Fprintf(s.Stderr, "note: %s is meant to be shared with the project, but the entry runs %s, a path on this machine\n", loc.Path, entry.Command)
 	}
 	if res.Backup != "" {
-		fmt.Fprintf(s.Stdout, "  previous content saved in %s\n", res.Backup)
+		fmt.Fprintf(s.Stdout, "  previous content saved in %s (a new backup for each change; older ones are kept)\n", res.Backup)
 	}
 	if c.Remove {
 		fmt.Fprintf(s.Stdout, "Next: restart %s to apply the change.\n", loc.Client.DisplayName())

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,20 +140,22 @@ func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
 		}
 	}
 	assertConfigFile(t, cfg, orig, 0o640)
-	if _, err := os.Stat(cfg + ".bak"); !os.IsNotExist(err) {
-		t.Errorf("dry run made a backup: %v", err)
+	if b := configBackups(t, cfg); len(b) != 0 {
+		t.Errorf("dry run made a backup: %v", b)
 	}
 
 	// Install, then the same again: already up to date, nothing written.
-	if code, _, stderr := runConfigCLI(t, append(base, "--url", configTestURL)...); code != 0 {
+	code, stdout, stderr = runConfigCLI(t, append(base, "--url", configTestURL)...)
+	if code != 0 {
 		t.Fatalf("install: exit %d: %s", code, stderr)
 	}
-	assertConfigFile(t, cfg+".bak", orig, 0o640)
+	backups := configBackups(t, cfg)
+	if len(backups) != 1 || !strings.Contains(stdout, "  previous content saved in "+backups[0]+" (a new backup for each change; older ones are kept)\n") {
+		t.Fatalf("backups %v, stdout:\n%s", backups, stdout)
+	}
+	assertConfigFile(t, backups[0], orig, 0o640)
 	installed, err := os.ReadFile(cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(cfg + ".bak"); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, _ = runConfigCLI(t, append(base, "--url", configTestURL)...)
@@ -160,8 +163,8 @@ func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
 		t.Errorf("second install: exit %d, stdout:\n%s", code, stdout)
 	}
 	assertConfigFile(t, cfg, string(installed), 0o640)
-	if _, err := os.Stat(cfg + ".bak"); !os.IsNotExist(err) {
-		t.Errorf("up-to-date run wrote a backup: %v", err)
+	if b := configBackups(t, cfg); len(b) != 1 {
+		t.Errorf("up-to-date run wrote a backup: %v", b)
 	}
 
 	// Remove needs no --url; the name is enough.
@@ -170,10 +173,25 @@ func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
 		t.Fatalf("remove: exit %d, stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	assertConfigFile(t, cfg, orig, 0o640)
+	// The install's backup (the original) is kept; the removal made a second one.
+	if b := configBackups(t, cfg); len(b) != 2 || !slices.Contains(b, backups[0]) {
+		t.Errorf("backups after remove: %v, want 2 including %s", b, backups[0])
+	}
+	assertConfigFile(t, backups[0], orig, 0o640)
 	code, stdout, _ = runConfigCLI(t, append(base, "--remove", "--name", "mysvc")...)
 	if code != 0 || !strings.Contains(stdout, "nothing to remove") {
 		t.Errorf("second remove: exit %d, stdout:\n%s", code, stdout)
 	}
+}
+
+// configBackups lists the backups of cfg, oldest first.
+func configBackups(t *testing.T, cfg string) []string {
+	t.Helper()
+	b, err := filepath.Glob(cfg + ".bak.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func assertConfigFile(t *testing.T, path, want string, mode os.FileMode) {

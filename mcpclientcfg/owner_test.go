@@ -2,10 +2,11 @@ package mcpclientcfg
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestOwnershipOwns(t *testing.T) {
@@ -97,7 +98,7 @@ func TestOwnEntryIsReplacedWithoutForce(t *testing.T) {
 	if c, err := PlanRemove(loc, "mysvc", testOwn); err != nil || !c.Found {
 		t.Errorf("remove our own entry: %v, found %v", err, c != nil && c.Found)
 	}
-	if _, err := os.Stat(p + ".bak"); err == nil {
-		t.Error("planning wrote a backup")
+	if diff := cmp.Diff([]string{"mcp.json"}, dirNames(t, filepath.Dir(p))); diff != "" {
+		t.Errorf("planning wrote files (-want +got):\n%s", diff)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // A Writer writes [Change]s. Its zero value is ready to use.
@@ -14,9 +15,12 @@ type Writer struct {
 	// Rename moves the finished temporary file over the config file; nil means os.Rename.
 	// Tests make it fail to show that a crash before the rename leaves the file intact.
 	Rename func(oldpath, newpath string) error
-	// BackupSuffix names the backup of the previous content, FILE+BackupSuffix; "" means
-	// ".bak". Each write replaces the previous backup.
+	// BackupSuffix starts the name of the backup of the previous content,
+	// FILE+BackupSuffix+".YYYYMMDDTHHMMSSZ" (UTC); "" means ".bak". Backups are never
+	// overwritten or deleted, so the user's original survives any number of changes.
 	BackupSuffix string
+	// Now is the time in the backup's name; nil means time.Now.
+	Now func() time.Time
 }
 
 // A Result says what [Writer.Apply] wrote.
@@ -55,19 +59,57 @@ func (w Writer) Apply(c *Change) (Result, error) {
 		return res, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	if c.Existed {
-		suffix := w.BackupSuffix
-		if suffix == "" {
-			suffix = ".bak"
-		}
-		res.Backup = c.target + suffix
-		if err := w.writeAtomic(res.Backup, c.Old, c.Mode); err != nil {
-			return res, fmt.Errorf("writing backup: %w", err)
+		if res.Backup, err = w.backup(c.target, c.Old, c.Mode); err != nil {
+			return res, fmt.Errorf("writing a backup of %s (nothing was changed): %w", c.Location.Path, err)
 		}
 	}
 	if err := w.writeAtomic(c.target, c.New, c.Mode); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// backup writes data to a new file next to path, named after the time, and returns its
+// name. An existing file is never replaced: a second backup in the same second gets a
+// "-2" (then "-3", ...) suffix.
+func (w Writer) backup(path string, data []byte, mode fs.FileMode) (string, error) {
+	suffix, now := w.BackupSuffix, w.Now
+	if suffix == "" {
+		suffix = ".bak"
+	}
+	if now == nil {
+		now = time.Now
+	}
+	base := path + suffix + "." + now().UTC().Format("20060102T150405Z")
+	for n := 1; n < 1000; n++ {
+		name := base
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d", base, n)
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Chmod(mode) // the umask may have narrowed it
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(name)
+			return "", err
+		}
+		return name, nil
+	}
+	return "", fmt.Errorf("too many backups named %s-N; remove some", base)
 }
 
 func (w Writer) writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -110,11 +111,11 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	if !strings.Contains(c.Diff(), "+    \"mysvc\": {\n") || !strings.HasPrefix(c.Diff(), "--- "+loc.Path+"\n+++ "+loc.Path+"\n@@ -1,3 +1,14 @@\n") {
 		t.Errorf("diff:\n%s", c.Diff())
 	}
-	res, err := Writer{}.Apply(c)
+	res, err := Writer{Now: fixedNow}.Apply(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Backup != loc.Path+".bak" || res.Created {
+	if res.Backup != loc.Path+".bak.20261125T095200Z" || res.Created {
 		t.Errorf("result %+v", res)
 	}
 	if got := readFile(t, res.Backup); got != orig {
@@ -132,7 +133,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	if got := readFile(t, loc.Path); got != string(c.New) {
 		t.Errorf("written:\n%s", got)
 	}
-	if diff := cmp.Diff([]string{"claude_desktop_config.json", "claude_desktop_config.json.bak"}, dirNames(t, dir)); diff != "" {
+	if diff := cmp.Diff([]string{"claude_desktop_config.json", "claude_desktop_config.json.bak.20261125T095200Z"}, dirNames(t, dir)); diff != "" {
 		t.Errorf("directory (-want +got):\n%s", diff)
 	}
 
@@ -170,6 +171,44 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	}
 }
 
+// fixedNow is the clock of backups' names in tests.
+func fixedNow() time.Time { return time.Date(2026, 11, 25, 9, 52, 0, 0, time.UTC) }
+
+// Every write keeps the content it replaces in a backup of its own: after two changes
+// within the same second the user's original is still there.
+func TestApplyNeverOverwritesABackup(t *testing.T) {
+	dir := t.TempDir()
+	loc := testLocation(t, Cursor, ScopeUser).WithPath(filepath.Join(dir, "mcp.json"))
+	orig := `{"mcpServers": {"mysvc": {"command": "/opt/old/mcp-cloudrun-proxy", "args": ["run"]}}}` + "\n"
+	writeFile(t, loc.Path, orig, 0o600)
+	var contents []string // before each write
+	var backups []string
+	for _, e := range []ServerEntry{testEntry, testEntryEnv} {
+		contents = append(contents, readFile(t, loc.Path))
+		c, err := PlanInstall(loc, e, testOwn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := (Writer{Now: fixedNow}).Apply(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		backups = append(backups, res.Backup)
+	}
+	want := []string{loc.Path + ".bak.20261125T095200Z", loc.Path + ".bak.20261125T095200Z-2"}
+	if diff := cmp.Diff(want, backups); diff != "" {
+		t.Fatalf("backups (-want +got):\n%s", diff)
+	}
+	for i, b := range backups {
+		if got := readFile(t, b); got != contents[i] {
+			t.Errorf("%s:\n%s\nwant the content before write %d:\n%s", b, got, i+1, contents[i])
+		}
+	}
+	if contents[0] != orig {
+		t.Fatal("test bug")
+	}
+}
+
 func failRename(oldpath, newpath string) error { return errors.New("simulated crash before rename") }
 
 func TestCrashBeforeRenameLeavesOriginal(t *testing.T) {
@@ -189,7 +228,7 @@ func TestCrashBeforeRenameLeavesOriginal(t *testing.T) {
 				t.Fatal(err)
 			}
 			renames := 0
-			w := Writer{Rename: func(oldpath, newpath string) error {
+			w := Writer{Now: fixedNow, Rename: func(oldpath, newpath string) error {
 				renames++
 				if newpath == loc.Path {
 					return failRename(oldpath, newpath)
@@ -199,7 +238,7 @@ func TestCrashBeforeRenameLeavesOriginal(t *testing.T) {
 			if _, err := w.Apply(c); err == nil || !strings.Contains(err.Error(), "simulated crash") {
 				t.Fatalf("Apply error %v, want the rename failure", err)
 			}
-			want := []string{"config.toml", "config.toml.bak"}
+			want := []string{"config.toml", "config.toml.bak.20261125T095200Z"}
 			if tc.existing {
 				if got := readFile(t, loc.Path); got != orig {
 					t.Errorf("original changed:\n%s", got)
