@@ -252,10 +252,20 @@ func (d *diagnosis) fetch(ctx context.Context, p tokens.Provider) probe.Step {
 		st.Verdict = probe.Fail
 		st.Found = fmt.Sprintf("issued in %s, but it expired %s ago (exp %s): Cloud Run will refuse it", took.Round(time.Millisecond), -left, stamp(c.Expiry))
 		st.Remedy = "check this machine's clock (tokens live an hour); then log in again: " + d.loginCommand()
+	case c.Audience != want && d.desc.CredentialType == tokens.TypeGcloud && isOAuthClientID(c.Audience):
+		// Cloud Run documents `curl -H "Authorization: Bearer $(gcloud auth print-identity-token)"`
+		// for user accounts: it accepts these tokens from principals with the invoker role.
+		st.Note = fmt.Sprintf("aud is gcloud's OAuth client id %s, not %s: gcloud cannot choose the audience for a user account; Cloud Run accepts such tokens from principals with roles/run.invoker (step 5 shows whether it does here)",
+			c.Audience, want)
 	case c.Audience != want:
 		st.Verdict = probe.Warn
-		st.Note = fmt.Sprintf("aud is %s, not the audience %s: %s credentials cannot choose the audience. Cloud Run accepts a token only when its aud is the service URL or one of the service's custom audiences, so it will answer 401 unless %s is a custom audience",
-			c.Audience, want, d.desc.CredentialType, c.Audience)
+		if isOAuthClientID(c.Audience) {
+			st.Note = fmt.Sprintf("aud is the OAuth client id %s, not the audience %s: %s credentials cannot choose the audience. Cloud Run accepts such user tokens in many setups but not all (step 5 shows whether it does here)",
+				c.Audience, want, d.desc.CredentialType)
+		} else {
+			st.Note = fmt.Sprintf("aud is %s, not the audience %s. Cloud Run accepts a token only when its aud is the service URL or one of the service's custom audiences, so it will answer 401 unless %s is a custom audience",
+				c.Audience, want, c.Audience)
+		}
 		st.Remedy = d.audienceRemedy(c.Audience)
 	}
 	return st
@@ -285,7 +295,11 @@ func (d *diagnosis) loginCommand() string {
 // minted one for aud instead.
 func (d *diagnosis) audienceRemedy(aud string) string {
 	svc := parseCloudRunHost(d.flags.URL)
-	custom := fmt.Sprintf("`gcloud run services update %s --region %s --add-custom-audiences=%s`", svc.name(), svc.region(), aud)
+	custom := fmt.Sprintf("`gcloud run services update %s --region %s --project %s --add-custom-audiences=%s`", svc.name(), svc.region(), svc.project(), aud)
+	if isOAuthClientID(aud) {
+		// Every user of gcloud (or of ADC) shares that client id: never make it an audience.
+		return "mint tokens for the service's audience: --impersonate-service-account SA_EMAIL (needs roles/iam.serviceAccountTokenCreator on it), or a service account key in GOOGLE_APPLICATION_CREDENTIALS with --token-source google-auth"
+	}
 	if !d.desc.AudienceHonoured {
 		return "mint tokens for the service's audience: --impersonate-service-account SA_EMAIL (needs roles/iam.serviceAccountTokenCreator on it), or a service account key in GOOGLE_APPLICATION_CREDENTIALS with --token-source google-auth; or make the service accept this audience: " + custom
 	}
@@ -298,6 +312,12 @@ func (d *diagnosis) hints() probe.Hints {
 	origin := defaultAudience(d.flags.URL)
 	var h probe.Hints
 	switch {
+	case c.Audience != origin && isOAuthClientID(c.Audience):
+		h.Unauthorized = probe.Explanation{
+			Found:  fmt.Sprintf("the token carried the OAuth client id %s as aud (these credentials cannot choose it) and the service refused it; it expects %s or one of its custom audiences", c.Audience, origin),
+			Note:   "Cloud Run accepts such user tokens in many setups, but not this one",
+			Remedy: d.audienceRemedy(c.Audience),
+		}
 	case c.Audience != origin:
 		h.Unauthorized = probe.Explanation{
 			Found:  fmt.Sprintf("the token carried aud %s, but Cloud Run expects the service URL %s (or a custom audience configured on the service)", c.Audience, origin),
@@ -321,9 +341,15 @@ func (d *diagnosis) hints() probe.Hints {
 	h.Forbidden = probe.Explanation{
 		Found:  fmt.Sprintf("the principal %s lacks roles/run.invoker on the service", orUnknown(principal)),
 		Note:   svc.note() + propagation,
-		Remedy: fmt.Sprintf("gcloud run services add-iam-policy-binding %s --region %s --member=%s --role=roles/run.invoker", svc.name(), svc.region(), member(principal)),
+		Remedy: fmt.Sprintf("gcloud run services add-iam-policy-binding %s --region %s --project %s --member=%s --role=roles/run.invoker", svc.name(), svc.region(), svc.project(), member(principal)),
 	}
 	return h
+}
+
+// isOAuthClientID reports whether aud is an OAuth client id (what gcloud and user ADC tokens
+// carry) rather than a URL or custom audience.
+func isOAuthClientID(aud string) bool {
+	return strings.HasSuffix(aud, ".apps.googleusercontent.com")
 }
 
 // member is the IAM member for an email: serviceAccount: for service accounts, user: otherwise.
@@ -339,7 +365,7 @@ func member(email string) string {
 
 // A cloudRunService is what a service URL says about the service; empty fields are unknown.
 type cloudRunService struct {
-	Name, Region string
+	Name, Region, Project string
 	// Why says why the name or region is unknown.
 	Why string
 }
@@ -376,18 +402,21 @@ func parseCloudRunHost(rawURL string) cloudRunService {
 	if i <= 0 || !digits.MatchString(label[i+1:]) || !regionName.MatchString(region) {
 		return cloudRunService{Why: "the run.app host does not have the SERVICE-PROJECT_NUMBER.REGION form"}
 	}
-	return cloudRunService{Name: label[:i], Region: region}
+	return cloudRunService{Name: label[:i], Region: region, Project: label[i+1:]}
 }
 
 func (s cloudRunService) name() string   { return firstOf(s.Name, "SERVICE") }
 func (s cloudRunService) region() string { return firstOf(s.Region, "REGION") }
+
+// project is the project number from a deterministic URL; gcloud takes it for --project.
+func (s cloudRunService) project() string { return firstOf(s.Project, "PROJECT") }
 
 // note says where the names in the grant command come from.
 func (s cloudRunService) note() string {
 	if s.Name != "" && s.Region != "" {
 		return fmt.Sprintf("service %s and region %s read from the URL", s.Name, s.Region)
 	}
-	return s.Why + "; replace SERVICE and REGION (`gcloud run services list` shows both)"
+	return s.Why + "; replace SERVICE, REGION and PROJECT (`gcloud run services list --project PROJECT` shows the first two)"
 }
 
 // propagation is said under every grant command: a rerun right after it may still fail.

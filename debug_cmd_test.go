@@ -159,6 +159,7 @@ func TestDebugCommand(t *testing.T) {
 		code     int
 		verdicts []string
 		contains []string
+		absent   []string
 	}{
 		{
 			desc: "all pass", account: sa, args: []string{"--token-source", "gcloud"},
@@ -167,13 +168,16 @@ func TestDebugCommand(t *testing.T) {
 		},
 		{
 			desc: "user account token for the wrong audience", account: "alice@example.com", aud: gcloudAud, status: 401, args: []string{"--token-source", "gcloud"},
-			code: 1, verdicts: []string{"ok", "ok", "warn", "ok", "FAIL", "skip"},
-			contains: []string{"aud is " + gcloudAud + ", not the audience http://127.0.0.1:", "the token carried aud " + gcloudAud + ", but Cloud Run expects the service URL http://127.0.0.1:", "--impersonate-service-account"},
+			// Step 3 is ok: Cloud Run accepts gcloud user tokens from invokers. This service
+			// refused it, and step 5 says why and what to do instead.
+			code: 1, verdicts: []string{"ok", "ok", "ok", "ok", "FAIL", "skip"},
+			contains: []string{"aud is gcloud's OAuth client id " + gcloudAud + ", not http://127.0.0.1:", "the token carried the OAuth client id " + gcloudAud + " as aud", "--impersonate-service-account"},
+			absent:   []string{"--add-custom-audiences=" + gcloudAud},
 		},
 		{
 			desc: "not an invoker", account: sa, status: 403, args: []string{"--token-source", "gcloud"},
 			code: 1, verdicts: []string{"ok", "ok", "ok", "ok", "FAIL", "skip"},
-			contains: []string{"the principal " + sa + " lacks roles/run.invoker", "gcloud run services add-iam-policy-binding SERVICE --region REGION --member=serviceAccount:" + sa + " --role=roles/run.invoker", "replace SERVICE and REGION"},
+			contains: []string{"the principal " + sa + " lacks roles/run.invoker", "gcloud run services add-iam-policy-binding SERVICE --region REGION --project PROJECT --member=serviceAccount:" + sa + " --role=roles/run.invoker", "replace SERVICE, REGION and PROJECT"},
 		},
 		{
 			desc: "no credentials", code: 1, verdicts: []string{"ok", "FAIL", "skip", "ok", "skip", "skip"},
@@ -242,6 +246,11 @@ func TestDebugCommand(t *testing.T) {
 						t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
 					}
 				}
+				for _, s := range tc.absent {
+					if strings.Contains(stdout.String(), s) {
+						t.Errorf("stdout must not say %q:\n%s", s, stdout.String())
+					}
+				}
 			}
 		})
 	}
@@ -288,21 +297,21 @@ func TestRejectionHints(t *testing.T) {
 		{
 			desc: "deterministic run.app URL", url: "https://hello-123456789012.us-central1.run.app/mcp", aud: "https://hello-123456789012.us-central1.run.app",
 			email: "alice@example.com", desc2: tokens.Description{CredentialType: tokens.TypeGcloud, AudienceHonoured: true},
-			forbidden:  "gcloud run services add-iam-policy-binding hello --region us-central1 --member=user:alice@example.com --role=roles/run.invoker",
+			forbidden:  "gcloud run services add-iam-policy-binding hello --region us-central1 --project 123456789012 --member=user:alice@example.com --role=roles/run.invoker",
 			note:       "service hello and region us-central1 read from the URL",
 			unauthFind: "carried the expected aud https://hello-123456789012.us-central1.run.app",
 		},
 		{
 			desc: "hash run.app URL", url: "https://my-svc-abcdefghij-uc.a.run.app/mcp", aud: "32555940559.apps.googleusercontent.com",
 			desc2:      tokens.Description{CredentialType: tokens.TypeGcloud, Principal: "sa@p.iam.gserviceaccount.com"},
-			forbidden:  "gcloud run services add-iam-policy-binding my-svc --region REGION --member=serviceAccount:sa@p.iam.gserviceaccount.com --role=roles/run.invoker",
+			forbidden:  "gcloud run services add-iam-policy-binding my-svc --region REGION --project PROJECT --member=serviceAccount:sa@p.iam.gserviceaccount.com --role=roles/run.invoker",
 			note:       `region code "uc"`,
-			unauthFind: "the token carried aud 32555940559.apps.googleusercontent.com, but Cloud Run expects the service URL https://my-svc-abcdefghij-uc.a.run.app",
+			unauthFind: "the token carried the OAuth client id 32555940559.apps.googleusercontent.com as aud (these credentials cannot choose it) and the service refused it; it expects https://my-svc-abcdefghij-uc.a.run.app",
 		},
 		{
 			desc: "impersonation target without an email claim", url: "https://mcp.example.com/mcp", aud: "https://mcp.example.com",
 			desc2:     tokens.Description{CredentialType: tokens.TypeServiceAccount, Principal: "src@p.iam.gserviceaccount.com", ImpersonationTarget: "target@p.iam.gserviceaccount.com", AudienceHonoured: true},
-			forbidden: "gcloud run services add-iam-policy-binding SERVICE --region REGION --member=serviceAccount:target@p.iam.gserviceaccount.com --role=roles/run.invoker",
+			forbidden: "gcloud run services add-iam-policy-binding SERVICE --region REGION --project PROJECT --member=serviceAccount:target@p.iam.gserviceaccount.com --role=roles/run.invoker",
 			note:      "not a run.app address",
 		},
 	} {

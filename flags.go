@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -52,13 +53,21 @@ func (f *connectionFlags) audience() string {
 	return defaultAudience(f.URL)
 }
 
-// defaultAudience is scheme://host[:port] of rawURL, which is what Cloud Run expects in aud.
+// defaultAudience is scheme://host[:port] of rawURL, which is what Cloud Run expects in aud:
+// the host in lower case and a port only when it is not the scheme's default.
 func defaultAudience(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return rawURL
 	}
-	return u.Scheme + "://" + u.Host
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + host + ":" + port
 }
 
 func (f *connectionFlags) refreshMargin() time.Duration {
@@ -76,7 +85,13 @@ func (f *connectionFlags) slogLevel() slog.Level {
 	}
 }
 
+// isLoopbackHost reports whether host is a loopback IP address or "localhost". A name such
+// as 127.example.com is not: it resolves wherever its DNS says.
 func isLoopbackHost(host string) bool {
 	host = strings.Trim(host, "[]")
-	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
