@@ -37,7 +37,9 @@ func TestForbiddenGrantCommandNamesTheProject(t *testing.T) {
 
 type gcloudUserProvider struct{ raw string }
 
-func (p gcloudUserProvider) Fetch(context.Context) (tokens.Token, error) { return tokens.ParseToken(p.raw) }
+func (p gcloudUserProvider) Fetch(context.Context) (tokens.Token, error) {
+	return tokens.ParseToken(p.raw)
+}
 func (p gcloudUserProvider) Describe() tokens.Description {
 	return tokens.Description{Source: "gcloud", CredentialType: tokens.TypeGcloud, Principal: "u@example.com"}
 }
