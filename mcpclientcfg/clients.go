@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 )
 
@@ -90,6 +91,8 @@ type System struct {
 	Getenv func(string) string
 	// ProjectDir is the absolute project directory for ScopeProject and ScopeLocal.
 	ProjectDir string
+	// Glob lists the existing paths matching a pattern, as filepath.Glob; nil finds none.
+	Glob func(pattern string) ([]string, error)
 }
 
 // CurrentSystem describes this process: its OS, home directory, environment and working
@@ -97,7 +100,37 @@ type System struct {
 func CurrentSystem() System {
 	home, _ := os.UserHomeDir()
 	wd, _ := os.Getwd()
-	return System{GOOS: runtime.GOOS, Home: home, Getenv: os.Getenv, ProjectDir: wd}
+	return System{GOOS: runtime.GOOS, Home: home, Getenv: os.Getenv, ProjectDir: wd, Glob: filepath.Glob}
+}
+
+func (s System) glob(pattern string) []string {
+	if s.Glob == nil {
+		return nil
+	}
+	m, err := s.Glob(pattern)
+	if err != nil {
+		return nil
+	}
+	sort.Strings(m)
+	return m
+}
+
+// claudeDesktopDir is Claude Desktop's config directory. On Windows the current installer
+// is an MSIX package, whose app reads %APPDATA% through a per-package redirect,
+// %LOCALAPPDATA%\Packages\Claude_<publisher hash>\LocalCache\Roaming; a file written to
+// the real %APPDATA%\Claude is not seen once that directory exists. So an existing
+// redirected directory wins, and %APPDATA%\Claude (the older installer) is the fallback.
+func (s System) claudeDesktopDir() string {
+	if s.GOOS == "windows" {
+		local := s.env("LOCALAPPDATA")
+		if local == "" {
+			local = s.join(s.Home, "AppData", "Local")
+		}
+		if m := s.glob(s.join(local, "Packages", "Claude_*", "LocalCache", "Roaming", "Claude")); len(m) > 0 {
+			return m[0]
+		}
+	}
+	return s.join(s.appData(), "Claude")
 }
 
 func (s System) env(key string) string {
@@ -203,7 +236,7 @@ func Locate(sys System, c Client, s Scope) (Location, error) {
 	l := Location{Client: c, Scope: s, Format: FormatJSON, KeyPath: []string{"mcpServers"}}
 	switch c {
 	case ClaudeDesktop:
-		l.Path = sys.join(sys.appData(), "Claude", "claude_desktop_config.json")
+		l.Path = sys.join(sys.claudeDesktopDir(), "claude_desktop_config.json")
 	case ClaudeCode:
 		l.StdioType = true
 		switch s {

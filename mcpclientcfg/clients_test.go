@@ -15,6 +15,15 @@ func TestLocate(t *testing.T) {
 	mac := System{GOOS: "darwin", Home: "/Users/u", ProjectDir: "/Users/u/proj"}
 	win := System{GOOS: "windows", Home: `C:\Users\u`, ProjectDir: `C:\src\proj`, Getenv: envMap{"APPDATA": `C:\Users\u\AppData\Roaming`}.get}
 	winNoAppData := System{GOOS: "windows", Home: `C:\Users\u`}
+	// Claude Desktop from the MSIX installer: its redirected AppData exists.
+	winMSIX := win
+	winMSIX.Getenv = envMap{"APPDATA": `C:\Users\u\AppData\Roaming`, "LOCALAPPDATA": `D:\Local`}.get
+	winMSIX.Glob = fakeGlob(t, `D:\Local\Packages\Claude_*\LocalCache\Roaming\Claude`, `D:\Local\Packages\Claude_pzs8sxrjxfjjc\LocalCache\Roaming\Claude`)
+	winMSIXNoLocalAppData := winNoAppData
+	winMSIXNoLocalAppData.Glob = fakeGlob(t, `C:\Users\u\AppData\Local\Packages\Claude_*\LocalCache\Roaming\Claude`, `C:\Users\u\AppData\Local\Packages\Claude_pzs8sxrjxfjjc\LocalCache\Roaming\Claude`)
+	// The package is not there: the classic installer's %APPDATA%\Claude.
+	winNoMSIX := win
+	winNoMSIX.Glob = fakeGlob(t, `C:\Users\u\AppData\Local\Packages\Claude_*\LocalCache\Roaming\Claude`)
 	for _, tc := range []struct {
 		sys     System
 		client  Client
@@ -27,6 +36,10 @@ func TestLocate(t *testing.T) {
 		{mac, ClaudeDesktop, ScopeUser, "/Users/u/Library/Application Support/Claude/claude_desktop_config.json", []string{"mcpServers"}},
 		{win, ClaudeDesktop, ScopeUser, `C:\Users\u\AppData\Roaming\Claude\claude_desktop_config.json`, []string{"mcpServers"}},
 		{winNoAppData, ClaudeDesktop, ScopeUser, `C:\Users\u\AppData\Roaming\Claude\claude_desktop_config.json`, []string{"mcpServers"}},
+		{winMSIX, ClaudeDesktop, ScopeUser, `D:\Local\Packages\Claude_pzs8sxrjxfjjc\LocalCache\Roaming\Claude\claude_desktop_config.json`, []string{"mcpServers"}},
+		{winMSIXNoLocalAppData, ClaudeDesktop, ScopeUser, `C:\Users\u\AppData\Local\Packages\Claude_pzs8sxrjxfjjc\LocalCache\Roaming\Claude\claude_desktop_config.json`, []string{"mcpServers"}},
+		{winNoMSIX, ClaudeDesktop, ScopeUser, `C:\Users\u\AppData\Roaming\Claude\claude_desktop_config.json`, []string{"mcpServers"}},
+		{winMSIX, VSCode, ScopeUser, `C:\Users\u\AppData\Roaming\Code\User\mcp.json`, []string{"servers"}},
 		{linux, ClaudeCode, ScopeUser, "/home/u/.claude.json", []string{"mcpServers"}},
 		{linuxXDG, ClaudeCode, ScopeUser, "/cc/.claude.json", []string{"mcpServers"}},
 		{linux, ClaudeCode, ScopeLocal, "/home/u/.claude.json", []string{"projects", "/home/u/proj", "mcpServers"}},
@@ -65,6 +78,18 @@ func TestLocate(t *testing.T) {
 				t.Errorf("key path (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// fakeGlob is a System.Glob that knows only pattern, which matches paths; any other
+// pattern is a test failure.
+func fakeGlob(t *testing.T, pattern string, paths ...string) func(string) ([]string, error) {
+	return func(p string) ([]string, error) {
+		if p != pattern {
+			t.Errorf("Glob(%q), want Glob(%q)", p, pattern)
+			return nil, nil
+		}
+		return paths, nil
 	}
 }
 
