@@ -157,15 +157,15 @@ func TestDebug(t *testing.T) {
 		{
 			desc: "user credentials: the audience differs but the service accepts it", kind: fakegoogle.AuthorizedUser,
 			code: 0, verdicts: []string{"ok", "ok", "warn", "ok", "ok", "ok"}, sessions: 1,
-			want: map[int][]string{3: {"aud " + fakegoogle.ADCClientID, "will answer 401 unless"}},
+			want: map[int][]string{3: {"aud " + fakegoogle.ADCClientID, "accepts such user tokens in many setups but not all"}},
 		},
 		{
 			desc: "wrong audience: gcloud user token", kind: fakegoogle.Gcloud,
 			crun: fakecloudrun.Options{RejectClientIDAudiences: true},
-			code: 1, verdicts: []string{"ok", "ok", "warn", "ok", "FAIL", "skip"},
+			code: 1, verdicts: []string{"ok", "ok", "ok", "ok", "FAIL", "skip"},
 			want: map[int][]string{
 				2: {"gcloud", "active account " + fakegoogle.UserEmail},
-				5: {"HTTP 401 Unauthorized", "the token carried aud " + fakegoogle.GcloudClientID, "Cloud Run expects the service URL http://127.0.0.1:", "--impersonate-service-account"},
+				5: {"HTTP 401 Unauthorized", "the token carried the OAuth client id " + fakegoogle.GcloudClientID + " as aud", "it expects http://127.0.0.1:", "--impersonate-service-account"},
 			},
 		},
 		{
@@ -206,14 +206,14 @@ func TestDebug(t *testing.T) {
 			code: 1, verdicts: []string{"ok", "ok", "ok", "ok", "FAIL", "skip"},
 			want: map[int][]string{5: {
 				"HTTP 403 Forbidden: the principal " + fakegoogle.ServiceAccountEmail + " lacks roles/run.invoker",
-				"gcloud run services add-iam-policy-binding SERVICE --region REGION --member=serviceAccount:" + fakegoogle.ServiceAccountEmail + " --role=roles/run.invoker",
-				"replace SERVICE and REGION",
+				"gcloud run services add-iam-policy-binding SERVICE --region REGION --project PROJECT --member=serviceAccount:" + fakegoogle.ServiceAccountEmail + " --role=roles/run.invoker",
+				"replace SERVICE, REGION and PROJECT",
 			}},
 		},
 		{
 			desc: "principal without the invoker role (user)", kind: fakegoogle.Gcloud,
 			crun: fakecloudrun.Options{Invokers: []string{"somebody-else@example.com"}},
-			code: 1, verdicts: []string{"ok", "ok", "warn", "ok", "FAIL", "skip"},
+			code: 1, verdicts: []string{"ok", "ok", "ok", "ok", "FAIL", "skip"},
 			want: map[int][]string{5: {"--member=user:" + fakegoogle.UserEmail + " --role=roles/run.invoker"}},
 		},
 		{
