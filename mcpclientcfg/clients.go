@@ -245,7 +245,7 @@ func Locate(sys System, c Client, s Scope) (Location, error) {
 		default:
 			l.Path = sys.claudeJSON()
 			if s == ScopeLocal {
-				l.KeyPath = []string{"projects", sys.ProjectDir, "mcpServers"}
+				l.KeyPath = []string{"projects", sys.projectKey(), "mcpServers"}
 			}
 		}
 	case Cursor:
@@ -284,6 +284,40 @@ func Locate(sys System, c Client, s Scope) (Location, error) {
 		l.Path = sys.join(home, "config.toml")
 	}
 	return l, nil
+}
+
+// projectKey is how Claude Code names the project directory in ~/.claude.json's
+// "projects": the path as is, but with forward slashes on Windows (C:/Users/u/proj).
+// [PlanInstall] and friends reuse an existing key that differs only in slashes or case.
+func (s System) projectKey() string {
+	if s.GOOS == "windows" {
+		return strings.ReplaceAll(s.ProjectDir, `\`, "/")
+	}
+	return s.ProjectDir
+}
+
+// sameProject reports whether two "projects" keys of ~/.claude.json name the same
+// directory: equal, or, for Windows paths (a drive letter or a backslash), equal but for
+// slash style, case and a trailing slash.
+func sameProject(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if !windowsPath(a) && !windowsPath(b) {
+		return false
+	}
+	norm := func(p string) string {
+		p = strings.ReplaceAll(p, `\`, "/")
+		if len(p) > 1 {
+			p = strings.TrimRight(p, "/")
+		}
+		return p
+	}
+	return strings.EqualFold(norm(a), norm(b))
+}
+
+func windowsPath(p string) bool {
+	return strings.Contains(p, `\`) || (len(p) >= 2 && p[1] == ':' && ('a' <= p[0]|0x20 && p[0]|0x20 <= 'z'))
 }
 
 // claudeJSON is Claude Code's ~/.claude.json, or $CLAUDE_CONFIG_DIR/.claude.json.

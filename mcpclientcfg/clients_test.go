@@ -46,7 +46,7 @@ func TestLocate(t *testing.T) {
 		{linux, ClaudeCode, ScopeProject, "/home/u/proj/.mcp.json", []string{"mcpServers"}},
 		{mac, ClaudeCode, ScopeUser, "/Users/u/.claude.json", []string{"mcpServers"}},
 		{win, ClaudeCode, ScopeUser, `C:\Users\u\.claude.json`, []string{"mcpServers"}},
-		{win, ClaudeCode, ScopeLocal, `C:\Users\u\.claude.json`, []string{"projects", `C:\src\proj`, "mcpServers"}},
+		{win, ClaudeCode, ScopeLocal, `C:\Users\u\.claude.json`, []string{"projects", "C:/src/proj", "mcpServers"}},
 		{win, ClaudeCode, ScopeProject, `C:\src\proj\.mcp.json`, []string{"mcpServers"}},
 		{linux, Cursor, ScopeUser, "/home/u/.cursor/mcp.json", []string{"mcpServers"}},
 		{linux, Cursor, ScopeProject, "/home/u/proj/.cursor/mcp.json", []string{"mcpServers"}},
@@ -90,6 +90,25 @@ func fakeGlob(t *testing.T, pattern string, paths ...string) func(string) ([]str
 			return nil, nil
 		}
 		return paths, nil
+	}
+}
+
+func TestSameProject(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"C:/Users/u/proj", "C:/Users/u/proj", true},
+		{"C:/Users/u/proj", `C:\Users\u\proj`, true},
+		{"C:/Users/u/proj", `c:\users\U\Proj\`, true},
+		{"C:/Users/u/proj", "C:/Users/u/proj2", false},
+		{"//server/share/p", `\\server\share\p`, true},
+		{"/home/u/proj", "/home/u/Proj", false},
+		{"/home/u/proj", "/home/u/proj/", false},
+	} {
+		if got := sameProject(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameProject(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
 	}
 }
 

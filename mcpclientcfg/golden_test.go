@@ -55,6 +55,8 @@ var goldenCases = []struct {
 	{dir: "claude-code-user", client: ClaudeCode, scope: ScopeUser, ext: "json", entry: testEntry},
 	{dir: "claude-code-local", client: ClaudeCode, scope: ScopeLocal, ext: "json", entry: testEntry},
 	{dir: "claude-code-local-new-project", client: ClaudeCode, scope: ScopeLocal, ext: "json", entry: testEntry},
+	// On Windows: the project is known under another spelling, which is reused.
+	{dir: "claude-code-local-windows", client: ClaudeCode, scope: ScopeLocal, ext: "json", entry: testEntry},
 	{dir: "claude-code-project-fresh", client: ClaudeCode, scope: ScopeProject, ext: "json", entry: testEntry},
 	{dir: "cursor-fresh", client: Cursor, ext: "json", entry: testEntry},
 	{dir: "cursor-compact", client: Cursor, ext: "json", entry: testEntryEnv},
@@ -81,6 +83,14 @@ func TestGolden(t *testing.T) {
 				// A project Claude Code has not seen yet.
 				loc := testLocation(t, tc.client, tc.scope)
 				loc.KeyPath = []string{"projects", "/home/u/new project", "mcpServers"}
+				runGolden(t, tc.dir, tc.ext, loc, tc.remove, tc.entry)
+				return
+			}
+			if tc.dir == "claude-code-local-windows" {
+				loc, err := Locate(System{GOOS: "windows", Home: `C:\Users\u`, ProjectDir: `C:\Users\u\proj`}, tc.client, tc.scope)
+				if err != nil {
+					t.Fatal(err)
+				}
 				runGolden(t, tc.dir, tc.ext, loc, tc.remove, tc.entry)
 				return
 			}

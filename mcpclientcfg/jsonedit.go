@@ -565,11 +565,35 @@ func verifyJSON(loc Location, before, after []byte, name string, want *jsonEntry
 	return nil
 }
 
+// withProjectKey returns loc keyed by the project already in the file that is the same
+// directory as loc's (e.g. "c:\\Users\\u\\proj" for "C:/Users/u/proj"), so that Claude
+// Code's local-scope entries go to the project it knows; loc when there is none.
+func (d *jsonDoc) withProjectKey(loc Location) Location {
+	kp := loc.KeyPath
+	if loc.Client != ClaudeCode || loc.Scope != ScopeLocal || len(kp) != 3 || kp[0] != "projects" {
+		return loc
+	}
+	keys := d.keys(kp[:1])
+	for _, k := range keys {
+		if k == kp[1] {
+			return loc
+		}
+	}
+	for _, k := range keys {
+		if sameProject(k, kp[1]) {
+			loc.KeyPath = []string{kp[0], k, kp[2]}
+			return loc
+		}
+	}
+	return loc
+}
+
 func installJSON(loc Location, src []byte, e ServerEntry) ([]byte, error) {
 	d, err := parseJSONDoc(loc, src)
 	if err != nil {
 		return nil, err
 	}
+	loc = d.withProjectKey(loc)
 	if err := d.install(loc.KeyPath, e, loc.StdioType); err != nil {
 		return nil, fmt.Errorf("%s: %w", loc.Path, err)
 	}
@@ -589,6 +613,7 @@ func removeJSON(loc Location, src []byte, name string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	loc = d.withProjectKey(loc)
 	found, err := d.remove(loc.KeyPath, name)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", loc.Path, err)

@@ -158,7 +158,7 @@ func entriesBytes(loc Location, src []byte, all bool) ([]ServerEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	es, err := d.entries(loc.KeyPath, all)
+	es, err := d.entries(d.withProjectKey(loc).KeyPath, all)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc.Path, err)
 	}
