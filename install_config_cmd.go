@@ -28,7 +28,7 @@ type installConfigCmd struct {
 	Remove  bool     `help:"Remove the entry (--name, or the name derived from --url) instead of writing it."`
 	Force   bool     `help:"Replace (or with --remove, delete) an entry of that name even if it does not run mcp-cloudrun-proxy; without it such an entry is left alone."`
 	List    bool     `help:"List the entries that run mcp-cloudrun-proxy, like list-config."`
-	Env     []string `help:"Environment variable for the proxy, KEY=VALUE (repeatable). Stored in plain text in the client config." placeholder:"KEY=VALUE" sep:"none"`
+	Env     []string `help:"Environment variable for the proxy, KEY=VALUE (repeatable). Adds to or overrides the existing entry's env; variables not named are kept. Stored in plain text in the client config." placeholder:"KEY=VALUE" sep:"none"`
 
 	// --url is optional here so that --remove and --list need none; Validate requires it
 	// for an install and checks the rest with connectionFlags.Validate.

@@ -368,3 +368,19 @@ func TestInstallConfigForeignEntryNeedsForce(t *testing.T) {
 		t.Errorf("after --force: %+v, found %v", e, ok)
 	}
 }
+
+// --env adds to the entry's env: variables from an earlier install (or added by hand) stay.
+func TestInstallConfigEnvAddsToExisting(t *testing.T) {
+	isolateConfigEnv(t)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	base := []string{"install-config", "--client", "codex", "--config", cfg, "--url", configTestURL}
+	for _, env := range []string{"A=1", "B=2", "A=3"} {
+		if code, _, stderr := runConfigCLI(t, append(base, "--env", env)...); code != 0 {
+			t.Fatalf("--env %s: exit %d: %s", env, code, stderr)
+		}
+	}
+	e, ok := readConfigEntry(t, mcpclientcfg.Codex, cfg, "mysvc")
+	if want := map[string]string{"A": "3", "B": "2"}; !ok || !reflect.DeepEqual(e.Env, want) {
+		t.Errorf("env %v (found %v), want %v", e.Env, ok, want)
+	}
+}

@@ -102,3 +102,55 @@ func TestOwnEntryIsReplacedWithoutForce(t *testing.T) {
 		t.Errorf("planning wrote files (-want +got):\n%s", diff)
 	}
 }
+
+// --env adds to and overrides the env of our entry; variables added by hand stay. A
+// foreign entry replaced with Force keeps none of its env.
+func TestInstallKeepsEnvAddedByHand(t *testing.T) {
+	want := map[string]string{"A": "new", "B": "3", "KEPT": "by hand"}
+	for _, tc := range []struct {
+		desc    string
+		client  Client
+		file    string
+		content string
+		force   bool
+		want    map[string]string
+	}{
+		{"json", Cursor, "mcp.json", `{"mcpServers": {"mysvc": {"command": "/x/mcp-cloudrun-proxy", "args": ["run"], "env": {"A": "old", "KEPT": "by hand"}}}}`, false, want},
+		{"toml inline env", Codex, "config.toml", "[mcp_servers.mysvc]\ncommand = \"/x/mcp-cloudrun-proxy\"\nargs = [\"run\"]\nenv = { A = \"old\", KEPT = \"by hand\" }\n", false, want},
+		{"toml env table", Codex, "config.toml", "[mcp_servers.mysvc]\ncommand = \"/x/mcp-cloudrun-proxy\"\nargs = [\"run\"]\n\n[mcp_servers.mysvc.env]\nA = \"old\"\nKEPT = \"by hand\"\n", false, want},
+		{"foreign forced", Cursor, "mcp.json", `{"mcpServers": {"mysvc": {"command": "npx", "args": [], "env": {"TOKEN": "s3cret"}}}}`, true, map[string]string{"A": "new", "B": "3"}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), tc.file)
+			writeFile(t, p, tc.content, 0o600)
+			loc := testLocation(t, tc.client, ScopeUser).WithPath(p)
+			e := testEntry
+			e.Env = map[string]string{"A": "new", "B": "3"}
+			own := testOwn
+			own.Force = tc.force
+			c, err := PlanInstall(loc, e, own)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok, err := lookup(loc, c.New, "mysvc")
+			if err != nil || !ok {
+				t.Fatalf("lookup: %v, %v", ok, err)
+			}
+			if diff := cmp.Diff(tc.want, got.Env); diff != "" {
+				t.Errorf("env (-want +got):\n%s\nfile:\n%s", diff, c.New)
+			}
+			if diff := cmp.Diff(e.Env, map[string]string{"A": "new", "B": "3"}); diff != "" {
+				t.Errorf("PlanInstall changed the caller's env map:\n%s", diff)
+			}
+			// Running the same install again is up to date.
+			if _, err := (Writer{Now: fixedNow}).Apply(c); err != nil {
+				t.Fatal(err)
+			}
+			own.Force = false
+			again, err := PlanInstall(loc, e, own)
+			if err != nil || !again.UpToDate() {
+				t.Errorf("second install: %v, up to date %v:\n%s", err, again != nil && again.UpToDate(), again.Diff())
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 )
@@ -82,6 +83,8 @@ func readLocation(loc Location) (*Change, error) {
 // entry of that name: its command, args and env (and "type" where the client wants one) are
 // set, its other keys and everything else in the file are kept. An existing entry of that
 // name that own does not recognise as ours is a [*ForeignEntryError], unless own.Force.
+// e.Env adds to or overrides the env of an existing entry of ours: variables the user added
+// to it by hand are kept.
 func PlanInstall(loc Location, e ServerEntry, own Ownership) (*Change, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
@@ -98,6 +101,11 @@ func PlanInstall(loc Location, e ServerEntry, own Ownership) (*Change, error) {
 		}
 		if c.Found && !own.Owns(old) && !own.Force {
 			return nil, &ForeignEntryError{Path: loc.Path, Name: e.Name, Command: old.Command, Program: own.Program}
+		}
+		if c.Found && own.Owns(old) && len(old.Env) > 0 {
+			env := maps.Clone(old.Env)
+			maps.Copy(env, e.Env)
+			e.Env = env
 		}
 	}
 	c.New, err = installBytes(loc, c.Old, e)
