@@ -384,3 +384,22 @@ func TestInstallConfigEnvAddsToExisting(t *testing.T) {
 		t.Errorf("env %v (found %v), want %v", e.Env, ok, want)
 	}
 }
+
+// Run in the home directory, Cursor's and Gemini's project-scope files are the user-scope
+// ones: list-config shows each entry once.
+func TestListConfigShowsAFileOnce(t *testing.T) {
+	home := isolateConfigEnv(t)
+	for _, client := range []string{"cursor", "gemini"} {
+		if code, _, stderr := runConfigCLI(t, "install-config", "--client", client, "--url", configTestURL); code != 0 {
+			t.Fatalf("install %s: exit %d: %s", client, code, stderr)
+		}
+	}
+	code, stdout, stderr := runConfigCLI(t, "list-config", "--project", home)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[1], "cursor  user ") || !strings.HasPrefix(lines[2], "gemini  user ") {
+		t.Errorf("want a header and one user-scope line per client:\n%s", stdout)
+	}
+}

@@ -94,6 +94,20 @@ func (c *listConfigCmd) locations(sys mcpclientcfg.System) []mcpclientcfg.Locati
 		clients = []mcpclientcfg.Client{mcpclientcfg.Client(c.Client)}
 	}
 	var locs []mcpclientcfg.Location
+	// In the home directory, a project-scope file can be the user-scope one (Cursor's
+	// ~/.cursor/mcp.json): list each file (and place in it) once, under the first scope.
+	seen := map[string]bool{}
+	add := func(loc mcpclientcfg.Location) {
+		p := filepath.Clean(loc.Path)
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		key := strings.Join(append([]string{p}, loc.KeyPath...), "\x00")
+		if !seen[key] {
+			seen[key] = true
+			locs = append(locs, loc)
+		}
+	}
 	for _, cl := range clients {
 		for _, sc := range mcpclientcfg.Scopes(cl) {
 			if sc == mcpclientcfg.ScopeLocal {
@@ -111,14 +125,14 @@ func (c *listConfigCmd) locations(sys mcpclientcfg.System) []mcpclientcfg.Locati
 					loc = loc.WithPath(p)
 				}
 			}
-			locs = append(locs, loc)
+			add(loc)
 			if cl == mcpclientcfg.ClaudeCode && sc == mcpclientcfg.ScopeUser {
 				projects, _ := mcpclientcfg.LocalProjects(loc)
 				for _, p := range projects {
 					local := loc
 					local.Scope = mcpclientcfg.ScopeLocal
 					local.KeyPath = []string{"projects", p, "mcpServers"}
-					locs = append(locs, local)
+					add(local)
 				}
 			}
 		}
