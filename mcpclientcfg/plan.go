@@ -61,6 +61,11 @@ func readLocation(loc Location) (*Change, error) {
 	c := &Change{Location: loc, target: loc.Path, Mode: newFileMode}
 	if t, err := filepath.EvalSymlinks(loc.Path); err == nil {
 		c.target = t
+	} else if lst, lerr := os.Lstat(loc.Path); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
+		// A dangling symlink (say, dotfiles not checked out yet): writing would replace the
+		// link with a file, or create a file somewhere the user did not expect.
+		dest, _ := os.Readlink(loc.Path)
+		return nil, fmt.Errorf("%s is a symlink to %s, which cannot be read (%w); create that file (or check out your dotfiles), remove the symlink, or pass --config, then run again", loc.Path, dest, err)
 	}
 	st, err := os.Stat(c.target)
 	switch {

@@ -361,3 +361,28 @@ func TestReadEntriesAndLocalProjects(t *testing.T) {
 		t.Errorf("missing file: %v, %v", missing, err)
 	}
 }
+
+// A symlink to a file that does not exist (dotfiles not checked out yet) is neither
+// replaced by a regular file nor followed to create its target: an error says what to do.
+func TestDanglingSymlinkIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	linkPath := filepath.Join(dir, "mcp.json")
+	dest := filepath.Join(dir, "dotfiles", "mcp.json")
+	if err := os.Symlink(dest, linkPath); err != nil {
+		t.Fatal(err)
+	}
+	loc := testLocation(t, Cursor, ScopeUser).WithPath(linkPath)
+	want := linkPath + " is a symlink to " + dest + ", which cannot be read"
+	if _, err := PlanInstall(loc, testEntry, testOwn); err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "remove the symlink") {
+		t.Errorf("PlanInstall error %v, want one starting %q", err, want)
+	}
+	if _, err := PlanRemove(loc, "mysvc", testOwn); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("PlanRemove error %v, want one starting %q", err, want)
+	}
+	if fi, err := os.Lstat(linkPath); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("%s is no longer a symlink: %v", linkPath, err)
+	}
+	if diff := cmp.Diff([]string{"mcp.json"}, dirNames(t, dir)); diff != "" {
+		t.Errorf("directory (-want +got):\n%s", diff)
+	}
+}
