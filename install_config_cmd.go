@@ -148,6 +148,9 @@ func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
 		if strings.Contains(filepath.ToSlash(exe), "/nix/store/") {
 			fmt.Fprintf(s.Stderr, "warning: %s is in the Nix store and will change on upgrade; install the proxy into a Nix profile and run install-config from there\n", exe)
 		}
+		if strings.Contains(filepath.ToSlash(exe), "/Cellar/") {
+			fmt.Fprintf(s.Stderr, "warning: %s is in a versioned Homebrew Cellar directory, which an upgrade removes; run install-config as $(brew --prefix)/bin/mcp-cloudrun-proxy\n", exe)
+		}
 		env, _ := parseEnvFlags(c.Env) // checked in Validate
 		entry = mcpclientcfg.ServerEntry{Name: name, Command: exe, Args: append([]string{"run"}, runArgs(c.connection())...), Env: env}
 	}

@@ -16,7 +16,9 @@ import (
 // /nix/store/HASH-NAME/..., which disappears on the next upgrade and garbage collection, so
 // the profile's stable path (~/.nix-profile/bin/..., /nix/var/nix/profiles/...,
 // /etc/profiles/per-user/USER/bin/..., /run/current-system/sw/bin/...) is kept instead
-// when it leads to the same file.
+// when it leads to the same file. Likewise a Homebrew binary resolves into
+// Cellar/NAME/VERSION/, which an upgrade deletes, so the bin/ link it was started through
+// (/opt/homebrew/bin, /usr/local/bin, /home/linuxbrew/.linuxbrew/bin) is kept.
 type ExecutableResolver struct {
 	// Executable returns the running binary; nil means os.Executable.
 	Executable func() (string, error)
@@ -58,6 +60,19 @@ func (r ExecutableResolver) Resolve() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("resolving %s: %w", exe, err)
 	}
+	if isHomebrewCellarPath(resolved) {
+		// Homebrew's bin/ links into Cellar/NAME/VERSION/, which `brew upgrade` and
+		// `brew cleanup` delete: keep the link the binary was started through.
+		for _, cand := range r.homebrewCandidates(exe, filepath.Base(resolved), lookPath) {
+			if isHomebrewCellarPath(cand) || strings.Contains(filepath.ToSlash(cand), "/nix/store/") {
+				continue
+			}
+			if got, err := evalSymlinks(cand); err == nil && got == resolved {
+				return filepath.Clean(cand), nil
+			}
+		}
+		return resolved, nil
+	}
 	if !strings.Contains(filepath.ToSlash(resolved), "/nix/store/") {
 		return resolved, nil
 	}
@@ -72,9 +87,37 @@ func (r ExecutableResolver) Resolve() (string, error) {
 	return resolved, nil
 }
 
-// nixCandidates lists paths that may be a profile's stable link to the binary: how it was
-// invoked first, then the usual profile locations.
-func (r ExecutableResolver) nixCandidates(base string, lookPath func(string) (string, error)) []string {
+// isHomebrewCellarPath reports whether p is inside a Homebrew keg, a versioned directory.
+func isHomebrewCellarPath(p string) bool {
+	return strings.Contains(filepath.ToSlash(p), "/Cellar/")
+}
+
+// homebrewCandidates lists paths that may be Homebrew's stable link to the binary: the
+// running binary's unresolved path, how it was invoked, then the bin/ of the usual
+// prefixes (Apple silicon, Intel macOS, Linux).
+func (r ExecutableResolver) homebrewCandidates(exe, base string, lookPath func(string) (string, error)) []string {
+	cands := append([]string{exe}, r.invoked(lookPath)...)
+	cands = append(cands,
+		filepath.Join("/opt/homebrew/bin", base),
+		filepath.Join("/usr/local/bin", base),
+		filepath.Join("/home/linuxbrew/.linuxbrew/bin", base))
+	if home := r.home(); home != "" {
+		cands = append(cands, filepath.Join(home, ".linuxbrew", "bin", base))
+	}
+	return cands
+}
+
+func (r ExecutableResolver) home() string {
+	if r.Home != "" {
+		return r.Home
+	}
+	home, _ := os.UserHomeDir()
+	return home
+}
+
+// invoked is the absolute path the binary was started as (argv[0], looked up in PATH
+// when it has no directory), if known.
+func (r ExecutableResolver) invoked(lookPath func(string) (string, error)) []string {
 	var cands []string
 	argv0 := r.Argv0
 	if argv0 == "" && len(os.Args) > 0 {
@@ -91,10 +134,14 @@ func (r ExecutableResolver) nixCandidates(base string, lookPath func(string) (st
 			}
 		}
 	}
-	home := r.Home
-	if home == "" {
-		home, _ = os.UserHomeDir()
-	}
+	return cands
+}
+
+// nixCandidates lists paths that may be a profile's stable link to the binary: how it was
+// invoked first, then the usual profile locations.
+func (r ExecutableResolver) nixCandidates(base string, lookPath func(string) (string, error)) []string {
+	cands := r.invoked(lookPath)
+	home := r.home()
 	user := r.User
 	if user == "" {
 		user = os.Getenv("USER")

@@ -47,6 +47,11 @@ func TestExecutableResolver(t *testing.T) {
 	// Nix store with no profile pointing at it.
 	orphan := mk("nix/store/zzz-mcp-cloudrun-proxy-0.9/bin/mcp-cloudrun-proxy")
 
+	// Homebrew: PREFIX/bin/x -> ../Cellar/x/VERSION/bin/x; the Cellar path goes on upgrade.
+	cellar := mk("opt/homebrew/Cellar/mcp-cloudrun-proxy/1.2.0/bin/mcp-cloudrun-proxy")
+	oldCellar := mk("opt/homebrew/Cellar/mcp-cloudrun-proxy/1.1.0/bin/mcp-cloudrun-proxy")
+	brewBin := link("../Cellar/mcp-cloudrun-proxy/1.2.0/bin/mcp-cloudrun-proxy", "opt/homebrew/bin/mcp-cloudrun-proxy")
+
 	noPath := func(string) (string, error) { return "", errors.New("not in PATH") }
 	for _, tc := range []struct {
 		desc string
@@ -72,6 +77,26 @@ func TestExecutableResolver(t *testing.T) {
 			desc: "symlinks resolved outside nix",
 			r:    ExecutableResolver{Executable: fixed(optLink), Argv0: optLink, LookPath: noPath, Home: home, User: "nobody"},
 			want: opt,
+		},
+		{
+			desc: "homebrew bin link found through PATH",
+			r:    ExecutableResolver{Executable: fixed(cellar), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return brewBin, nil }, Home: home, User: "nobody"},
+			want: brewBin,
+		},
+		{
+			desc: "homebrew bin link as the running binary's path",
+			r:    ExecutableResolver{Executable: fixed(brewBin), Argv0: "mcp-cloudrun-proxy", LookPath: noPath, Home: home, User: "nobody"},
+			want: brewBin,
+		},
+		{
+			desc: "cellar path kept when the bin link leads to another version",
+			r:    ExecutableResolver{Executable: fixed(oldCellar), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return brewBin, nil }, Home: home, User: "nobody"},
+			want: oldCellar,
+		},
+		{
+			desc: "cellar path kept when invoked by it",
+			r:    ExecutableResolver{Executable: fixed(cellar), Argv0: cellar, LookPath: noPath, Home: home, User: "nobody"},
+			want: cellar,
 		},
 		{
 			desc: "store path kept when no profile leads to it",
