@@ -70,6 +70,8 @@ var goldenCases = []struct {
 	{dir: "codex-tables", client: Codex, ext: "toml", entry: testEntryEnv},
 	{dir: "codex-update", client: Codex, ext: "toml", entry: testEntry},
 	{dir: "codex-remove", client: Codex, ext: "toml", remove: true},
+	// Comments and other keys inside our table stay where they are.
+	{dir: "codex-update-comments", client: Codex, ext: "toml", entry: testEntryEnv},
 	// An HTTP entry replaced (install-config --force): its transport keys go, others stay.
 	{dir: "claude-desktop-http-to-stdio", client: ClaudeDesktop, ext: "json", entry: testEntry},
 	{dir: "vscode-http-to-stdio", client: VSCode, ext: "jsonc", entry: testEntry},

@@ -207,6 +207,53 @@ func tomlEntryBody(e ServerEntry, extra []string, nl string) string {
 // tomlManaged says key k of our entry is ours to write or drop: command, args, env, and the
 // keys of a Codex HTTP entry (url, bearer_token_env_var, http_headers, env_http_headers),
 // which Codex refuses next to a command ("url is not supported for stdio").
+// tomlUpdatedBody is the body of our existing table sec with our keys set: command, args
+// and env replace their lines where they are, transport keys go, and everything else
+// (other keys, comments, blank lines) is copied in its place.
+func tomlUpdatedBody(src []byte, sec *tomlSection, e ServerEntry, nl string) string {
+	lines := map[string]string{
+		"command": "command = " + tomlString(e.Command) + nl,
+		"args":    "args = " + tomlStringArray(e.Args) + nl,
+	}
+	if len(e.Env) > 0 {
+		lines["env"] = "env = " + tomlEnv(e.Env) + nl
+	}
+	placed := map[string]bool{}
+	var body strings.Builder
+	pos := sec.header.end
+	for _, kv := range sec.keyvals {
+		body.Write(src[pos:kv.start]) // comments and blank lines
+		pos = kv.end
+		k := kv.key[0]
+		if !tomlManaged(k) {
+			body.Write(src[kv.start:kv.end])
+			if !bytes.HasSuffix(src[kv.start:kv.end], []byte("\n")) {
+				body.WriteString(nl)
+			}
+			continue
+		}
+		if l, ok := lines[k]; ok && !placed[k] {
+			body.WriteString(l)
+			placed[k] = true
+		}
+	}
+	body.Write(src[pos:sec.end])
+	var head string
+	for _, k := range []string{"command", "args"} {
+		if !placed[k] {
+			head += lines[k]
+		}
+	}
+	out := head + body.String()
+	if l, ok := lines["env"]; ok && !placed["env"] {
+		if out != "" && !strings.HasSuffix(out, "\n") {
+			out += nl
+		}
+		out += l
+	}
+	return out
+}
+
 func tomlManaged(k string) bool {
 	switch k {
 	case "command", "args", "env":
@@ -358,13 +405,7 @@ func installTOML(loc Location, src []byte, e ServerEntry) ([]byte, error) {
 		if main == nil {
 			return nil, fmt.Errorf("%s: %s is not written as a [%s] table; move it into one or edit it by hand", loc.Path, strings.Join(prefix, "."), strings.Join(prefix, "."))
 		}
-		var extra []string
-		for _, kv := range main.keyvals {
-			if !tomlManaged(kv.key[0]) {
-				extra = append(extra, string(src[kv.start:kv.end]))
-			}
-		}
-		sps := []splice{{main.start, main.end, string(src[main.header.start:main.header.end]) + tomlEntryBody(e, extra, nl)}}
+		sps := []splice{{main.start, main.end, string(src[main.header.start:main.header.end]) + tomlUpdatedBody(src, main, e, nl)}}
 		for _, s := range secs {
 			if len(s.header.key) > len(prefix) && tomlManaged(s.header.key[len(prefix)]) {
 				sps = append(sps, splice{s.start, s.end, ""})
