@@ -4,11 +4,14 @@
 //
 // [Locate] says where a client keeps its entries for a scope on a given OS, [PlanInstall]
 // and [PlanRemove] compute the new file content and its diff without writing, and
-// [Writer.Apply] writes a [Change] atomically, keeping the file mode and a backup:
+// [Writer.Apply] writes a [Change] atomically, keeping the file mode and saving the previous
+// content in a new timestamped backup. An existing entry of the same name is replaced or
+// removed only if [Ownership] recognises it as ours (or with Ownership.Force):
 //
 //	loc, err := mcpclientcfg.Locate(mcpclientcfg.CurrentSystem(), mcpclientcfg.ClaudeDesktop, mcpclientcfg.ScopeUser)
 //	...
-//	change, err := mcpclientcfg.PlanInstall(loc, mcpclientcfg.ServerEntry{Name: "mysvc", Command: exe, Args: args})
+//	own := mcpclientcfg.Ownership{Program: "mcp-cloudrun-proxy", Self: exe}
+//	change, err := mcpclientcfg.PlanInstall(loc, mcpclientcfg.ServerEntry{Name: "mysvc", Command: exe, Args: args}, own)
 //	...
 //	if !change.UpToDate() {
 //		res, err := mcpclientcfg.Writer{}.Apply(change)
