@@ -352,7 +352,7 @@ func (fg *fakeGoogle) sts(w http.ResponseWriter, r *http.Request) {
 
 func (fg *fakeGoogle) metadata(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Metadata-Flavor") != "Google" {
-		http.Error(w, "missing Metadata-Flavor", 403)
+		http.Error(w, "missing Metadata-Flavor", http.StatusForbidden)
 		return
 	}
 	w.Header().Set("Metadata-Flavor", "Google")
@@ -393,11 +393,11 @@ func (fg *fakeGoogle) iam(w http.ResponseWriter, r *http.Request) {
 	fg.mu.Unlock()
 	if !ok {
 		// What Google answers to google-cloud-go#19939's credential-less calls.
-		http.Error(w, `{"error":{"code":401,"message":"Request is missing required authentication credential.","status":"UNAUTHENTICATED"}}`, 401)
+		http.Error(w, `{"error":{"code":401,"message":"Request is missing required authentication credential.","status":"UNAUTHENTICATED"}}`, http.StatusUnauthorized)
 		return
 	}
 	if deny {
-		http.Error(w, `{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getOpenIdToken' denied","status":"PERMISSION_DENIED"}}`, 403)
+		http.Error(w, `{"error":{"code":403,"message":"Permission 'iam.serviceAccounts.getOpenIdToken' denied","status":"PERMISSION_DENIED"}}`, http.StatusForbidden)
 		return
 	}
 	var body struct {
