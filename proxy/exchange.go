@@ -107,29 +107,44 @@ func (r *Relay) deliver(ctx context.Context, m *message) error {
 // initialize starts a session: the response's session id and negotiated protocol version
 // are in force before the client sees the result, so that whatever it sends next carries them.
 func (r *Relay) initialize(ctx context.Context, m *message) error {
-	resp, err := r.send(ctx, http.MethodPost, m.body, &session{}, "")
-	if err != nil {
-		return err
-	}
-	m.status = resp.StatusCode
-	if err := r.checkStatus(resp, nil); err != nil {
-		return err
-	}
-	next := r.sess.newSession(resp.Header.Get(headerSessionID))
-	installed := false
-	err = r.consume(ctx, m, resp, next, func(msg []byte) {
-		if !installed && countResponses(msg) > 0 {
-			next.protocolVersion = gjson.GetBytes(msg, "result.protocolVersion").String()
+	_, err := r.startSession(ctx, m, func(next *session, msg []byte, result bool) {
+		if result {
 			r.endSession(r.sess.install(next, m.body))
-			installed = true
 			r.log.Debug("session started", "session", next.id != "", "protocol_version", next.protocolVersion)
 		}
 		r.out.writeMessage(msg)
 	})
-	if !installed {
-		next.cancel()
-	}
 	return err
+}
+
+// startSession POSTs the initialize request m outside any session and passes every message of
+// the answer to sink, with result true for the initialize result. The new session carries the
+// answer's Mcp-Session-Id and, by the time sink sees the result, the protocol version the
+// result negotiated. When no result arrived the session is cancelled and nil.
+func (r *Relay) startSession(ctx context.Context, m *message, sink func(next *session, msg []byte, result bool)) (*session, error) {
+	resp, err := r.send(ctx, http.MethodPost, m.body, &session{}, "")
+	if err != nil {
+		return nil, err
+	}
+	m.status = resp.StatusCode
+	if err := r.checkStatus(resp, nil); err != nil {
+		return nil, err
+	}
+	next := r.sess.newSession(resp.Header.Get(headerSessionID))
+	answered := false
+	err = r.consume(ctx, m, resp, next, func(msg []byte) {
+		result := !answered && countResponses(msg) > 0
+		if result {
+			next.protocolVersion = gjson.GetBytes(msg, "result.protocolVersion").String()
+			answered = true
+		}
+		sink(next, msg, result)
+	})
+	if !answered {
+		next.cancel()
+		return nil, err
+	}
+	return next, err
 }
 
 // send makes one HTTP request with the bearer token, retrying transient failures. A 401 or 403
@@ -403,24 +418,22 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 		if err := sleep(ctx, orDefault(sr.Retry, r.cfg.ReconnectDelay)); err != nil {
 			return err
 		}
+		// A failed resumption that may succeed later (a network error, a 5xx) counts as an
+		// empty stream: the next turn of the loop tries again within the budget.
+		body = io.NopCloser(eofReader{})
 		resp, err := r.send(ctx, http.MethodGet, nil, s, sr.LastEventID)
-		if err != nil {
+		switch {
+		case err != nil:
 			r.log.Debug("resuming event stream failed", "error", err)
-			body = io.NopCloser(eofReader{})
-			sr = sr.continueWith(body)
-			continue
+		case resp.StatusCode >= 500:
+			discard(resp)
+		case resp.StatusCode != http.StatusOK || !isEventStream(resp):
+			err := statusError(resp, "")
+			discard(resp)
+			return fmt.Errorf("upstream event stream stopped before the response arrived (%s) and resuming it failed: %w", why, err)
+		default:
+			body = resp.Body
 		}
-		if resp.StatusCode != http.StatusOK || !isEventStream(resp) {
-			if resp.StatusCode >= 500 {
-				discard(resp)
-				body = io.NopCloser(eofReader{})
-				sr = sr.continueWith(body)
-				continue
-			}
-			defer discard(resp)
-			return fmt.Errorf("upstream event stream stopped before the response arrived (%s) and resuming it failed: %w", why, statusError(resp, ""))
-		}
-		body = resp.Body
 		sr = sr.continueWith(body)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tidwall/gjson"
 )
 
 // A session is one upstream MCP session. It is never changed once installed: a new session
@@ -147,28 +145,21 @@ func (r *Relay) renewSession(ctx context.Context, expired *session) (*session, e
 // replayHandshake starts a session with the client's own initialize request and initialized
 // notification (or a plain one if the client's was never seen).
 func (r *Relay) replayHandshake(ctx context.Context, initialize, note []byte) (*session, error) {
-	resp, err := r.send(ctx, http.MethodPost, initialize, &session{}, "")
-	if err != nil {
-		return nil, fmt.Errorf("replay initialize: %w", err)
-	}
-	if err := r.checkStatus(resp, nil); err != nil {
-		return nil, fmt.Errorf("replay initialize: %w", err)
-	}
-	next := r.sess.newSession(resp.Header.Get(headerSessionID))
 	init := classify(initialize)
-	err = r.consume(ctx, &init, resp, next, func(msg []byte) {
-		if v := gjson.GetBytes(msg, "result.protocolVersion"); v.Exists() {
-			next.protocolVersion = v.String()
-		}
-	})
+	next, err := r.startSession(ctx, &init, func(*session, []byte, bool) {})
+	if err == nil && next == nil {
+		err = errors.New("the server answered without a result")
+	}
 	if err != nil {
-		next.cancel()
+		if next != nil {
+			next.cancel()
+		}
 		return nil, fmt.Errorf("replay initialize: %w", err)
 	}
 	if note == nil {
 		note = initializedFallback
 	}
-	resp, err = r.send(ctx, http.MethodPost, note, next, "")
+	resp, err := r.send(ctx, http.MethodPost, note, next, "")
 	if err == nil {
 		err = r.checkStatus(resp, next)
 	}
@@ -253,18 +244,11 @@ func (r *Relay) standaloneStream(s *session) {
 		delivered := 0
 		sr := r.sseBufs.reader(resp.Body)
 		sr.resumeFrom(lastEventID)
-		for {
-			ev, err := sr.next()
-			if err != nil {
-				break
-			}
-			if !gjson.ValidBytes(ev.Data) {
-				r.log.Warn("dropping an upstream event whose data is not JSON", "bytes", len(ev.Data))
-				continue
-			}
+		var owed int // nothing is owed on this stream: relay until it ends
+		_ = r.pumpEvents(sr, &owed, false, func(msg []byte) {
 			delivered++
-			r.out.writeMessage(ev.Data)
-		}
+			r.out.writeMessage(msg)
+		})
 		resp.Body.Close()
 		lastEventID = sr.LastEventID
 		retry := orDefault(sr.Retry, r.cfg.ReconnectDelay)
