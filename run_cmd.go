@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -20,7 +22,14 @@ type runCmd struct {
 	connectionFlags
 }
 
-// Run wires a token cache into the relay and relays until stdin ends or a signal arrives.
+// Validate defers run's flag checks to Run: a client shows nothing but "connection closed"
+// for a server that exits before its first answer, so run answers the client's requests with
+// what is wrong instead.
+func (c *runCmd) Validate() error { return nil }
+
+// Run relays until stdin ends or a signal arrives. The token source starts in the background
+// while stdin is already read; whatever keeps the relay from working is answered to every
+// request, said once on stderr, and makes the exit status 1.
 func (c *runCmd) Run(ctx context.Context, s *streams) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The proxy sits beside every MCP client for hours; a soft limit keeps the garbage
@@ -29,28 +38,72 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	log := newLogger(s.Stderr, c.slogLevel())
-	cache, err := tokens.New(ctx, c.tokenOptions(log))
-	if err != nil {
-		return &exitError{Code: 1, Err: fmt.Errorf("token source: %w", err)}
+	if isTerminal(s.Stdin) {
+		log.Warn("run speaks MCP on stdin and stdout and is meant to be started by an MCP client; to check the connection by hand, run: mcp-cloudrun-proxy debug " + c.flagsForHint())
 	}
-	defer cache.Close()
-	desc := cache.Describe()
-	log.Info("relaying", "url", c.URL, "audience", c.audience(), "token_source", desc.Source, "credential", desc.CredentialType, "principal", desc.Principal)
-
+	auth := newStartingAuthorizer(s.Stderr)
+	url := c.URL
+	if err := c.connectionFlags.Validate(); err != nil {
+		auth.start(nil, err)
+		url = "http://127.0.0.1/" // never contacted: every request fails at Authorize
+	} else {
+		go func() {
+			cache, err := tokens.New(ctx, c.tokenOptions(log))
+			if err == nil {
+				d := cache.Describe()
+				log.Info("relaying", "url", c.URL, "audience", c.audience(), "token_source", d.Source, "credential", d.CredentialType, "principal", d.Principal)
+			}
+			auth.start(cache, err)
+		}()
+	}
+	defer func() {
+		if cache, err := auth.ready(context.Background()); err == nil {
+			cache.Close()
+		}
+	}()
 	relay, err := proxy.New(proxy.Config{
-		URL:           c.URL,
-		Tokens:        cache.Raw(),
-		UserAgent:     "mcp-cloudrun-proxy/" + version,
-		Logger:        log,
-		RejectionHint: rejectionHint(c.audience(), desc),
+		URL:       url,
+		Auth:      auth,
+		UserAgent: "mcp-cloudrun-proxy/" + version,
+		Logger:    log,
+		RejectionHint: func() string {
+			cache, err := auth.ready(context.Background())
+			if err != nil {
+				return ""
+			}
+			return rejectionHint(c.audience(), cache.Describe())
+		},
 	})
 	if err != nil {
 		return &exitError{Code: 1, Err: err}
 	}
-	if err := relay.Run(ctx, s.Stdin, s.Stdout); err != nil {
+	err = relay.Run(ctx, s.Stdin, s.Stdout)
+	var startup *proxy.StartupError
+	if errors.As(err, &startup) || auth.failed() {
+		return &exitError{Code: 1} // said on stderr when it happened
+	}
+	if err != nil {
 		return &exitError{Code: 1, Err: err}
 	}
 	return nil
+}
+
+// flagsForHint repeats the connection flags given, for the hint printed in a terminal.
+func (c *runCmd) flagsForHint() string {
+	if c.URL == "" {
+		return "--url URL"
+	}
+	return fmt.Sprintf("--url %q", c.URL)
+}
+
+// isTerminal reports whether r is an interactive terminal rather than a client's pipe.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // tokenOptions maps the connection flags onto the tokens module's options.

@@ -66,7 +66,7 @@ func startBenchRelay(b *testing.B, handler http.Handler) *benchRelay {
 	b.Helper()
 	srv := httptest.NewServer(handler)
 	b.Cleanup(srv.Close)
-	relay, err := New(Config{URL: srv.URL + "/mcp", Tokens: &fakeTokens{}})
+	relay, err := New(Config{URL: srv.URL + "/mcp", Auth: &fakeTokens{}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,7 +43,9 @@ type heldBody struct {
 	b []byte
 }
 
-func (h *heldBody) reader() (io.Reader, error) { return &releasingReader{b: h.b}, nil }
+func (h *heldBody) reader() (io.ReadCloser, error) {
+	return io.NopCloser(&releasingReader{b: h.b}), nil
+}
 
 // A releasingReader reads b and lets it go at its end. Len gives the Content-Length.
 type releasingReader struct {

@@ -5,17 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"log/slog"
 	"mime"
-	"net"
 	"net/http"
-	"net/http/httptrace"
-	"strconv"
-	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/tidwall/gjson"
 )
 
@@ -26,82 +20,191 @@ const (
 	headerLastEventID     = "Last-Event-ID"
 )
 
-// handle relays one client line and makes sure a request always gets an answer.
+// handle relays one client line and makes sure a request always gets exactly one answer.
 func (r *Relay) handle(ctx context.Context, m *message) {
 	if m.kind == kindInvalid {
 		r.log.Warn("stdin: line is not a JSON-RPC message; answering with a parse error", "bytes", m.size)
 		r.out.writeMessage(parseErrorResponse)
 		return
 	}
-	if m.kind == kindRequest {
-		var untrack func()
-		ctx, untrack = r.pending.track(ctx, m.id)
-		defer untrack()
+	ctx, untrack := r.track(ctx, m)
+	defer untrack()
+	if m.stateless() {
+		r.clientVersion.Store(m.version)
 	}
 	start := time.Now()
-	err := r.deliver(ctx, m)
+	err := r.deliver(withBudget(ctx, newBudget(r.cfg.RetryMax, r.cfg.RetryBudget)), m)
 	if m.kind == kindNotification && m.method == "notifications/cancelled" {
-		// The server has been told; the relay stops waiting for the answer too, since some
-		// servers never send one for a cancelled request and the client ignores it anyway.
-		r.pending.cancel(gjson.GetBytes(m.body, "params.requestId").Raw)
+		// The server has been told; the relay stops waiting for the answer too (closing the
+		// stream is how 2026-07-28 cancels), since some servers never answer a cancelled
+		// request and the client ignores the answer anyway.
+		r.pending.cancel(m.params.Get("requestId").Raw)
 	}
 	attrs := []any{"method", m.method, "id", string(m.id), "status", m.status, "bytes", m.size, "latency", time.Since(start).Round(time.Microsecond)}
 	if err == nil {
 		r.log.Debug("relayed", attrs...)
 		return
 	}
-	if errors.Is(context.Cause(ctx), errCancelledByClient) {
-		r.log.Debug("request cancelled by the client", attrs...)
-		return
-	}
-	if m.responsesExpected() > 0 {
-		r.log.Warn("request failed; answering with an error", append(attrs, "error", err)...)
-		r.replyError(m, err)
-		return
-	}
-	r.log.Warn("could not deliver message", append(attrs, "error", err)...)
+	r.fail(ctx, m, err, attrs)
 }
 
-// deliver POSTs m and relays what comes back. A 404 on a request that carried a session id
-// means the server dropped the session: a new one is started and m is sent once more.
+// track registers the requests in m as awaiting their answer.
+func (r *Relay) track(ctx context.Context, m *message) (context.Context, func()) {
+	switch m.kind {
+	case kindRequest:
+		return r.pending.track(ctx, m.id, m.isListen())
+	case kindBatch:
+		untracks := make([]func(), 0, len(m.batchIDs))
+		for _, id := range m.batchIDs {
+			var untrack func()
+			_, untrack = r.pending.track(ctx, id, false)
+			untracks = append(untracks, untrack)
+		}
+		return ctx, func() {
+			for _, u := range untracks {
+				u()
+			}
+		}
+	}
+	return ctx, func() {}
+}
+
+// fail reports err for m: to the client as an error answer when m is owed one, else in the
+// log. A request the client cancelled or that was answered on another stream gets nothing.
+func (r *Relay) fail(ctx context.Context, m *message, err error, attrs []any) {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, errCancelledByClient), errors.Is(cause, errAnsweredElsewhere):
+		r.log.Debug("request ended without an answer of its own", append(attrs, "cause", cause)...)
+		return
+	case errors.Is(cause, errShuttingDown):
+		err = errShuttingDown
+	}
+	var startup *StartupError
+	if errors.As(err, &startup) {
+		r.startupErr.CompareAndSwap(nil, startup)
+	}
+	var serr *serverError
+	level := slog.LevelWarn
+	if errors.As(err, &serr) || startup != nil {
+		level = slog.LevelDebug // the client sees it in full; the log need not shout
+	}
+	if m.responsesExpected() == 0 {
+		r.log.Log(ctx, level, "could not deliver message", append(attrs, "error", err)...)
+		return
+	}
+	r.log.Log(ctx, level, "request failed; answering with an error", append(attrs, "error", err)...)
+	r.replyError(m, err)
+}
+
+// deliver POSTs m and relays what comes back.
 func (r *Relay) deliver(ctx context.Context, m *message) error {
-	if m.kind == kindRequest && m.method == "initialize" {
+	switch {
+	case m.kind == kindRequest && m.method == "initialize":
 		return r.initialize(ctx, m)
+	case m.stateless():
+		return r.deliverStateless(ctx, m)
 	}
 	s := r.sess.current()
-	renewed := false
+	if s.id == "" && s.protocolVersion == "" {
+		if v, _ := r.clientVersion.Load().(string); v != "" {
+			// A notification from a client speaking 2026-07-28, which has no session.
+			return r.post(ctx, m, exchange{method: http.MethodPost, body: m.body, msg: m, version: v}, nil)
+		}
+	}
+	return r.deliverInSession(ctx, m, s)
+}
+
+// deliverInSession relays m within the session of protocol 2025-11-25 or earlier. A 404 on a
+// request that carried a session id means the server dropped the session: a new one is
+// started and m is sent once more, within m's retry budget.
+func (r *Relay) deliverInSession(ctx context.Context, m *message, s *session) error {
 	for {
-		resp, err := r.send(ctx, http.MethodPost, m.body, s, "")
+		resp, err := r.send(ctx, exchange{method: http.MethodPost, body: m.body, sess: s, msg: m})
 		if err != nil {
 			return err
 		}
 		m.status = resp.StatusCode
-		if resp.StatusCode == http.StatusNotFound && s.id != "" && !renewed {
+		if resp.StatusCode == http.StatusNotFound && s.id != "" && budgetFrom(ctx).take(0) {
 			discard(resp)
 			r.log.Info("upstream session expired; starting a new one and resending", "method", m.method)
 			if s, err = r.renewSession(ctx, s); err != nil {
 				return fmt.Errorf("the server ended the session and a new one could not be started: %w", err)
 			}
-			renewed = true
 			continue
 		}
 		if err := r.checkStatus(resp, s); err != nil {
 			return err
 		}
-		if m.kind == kindRequest || m.kind == kindBatch {
-			// The request was taken: nothing sends it again. A large one need not stay in
-			// memory while a large answer is read (an 8 MiB echo held both).
-			m.body = nil
-		}
-		if err := r.consume(ctx, m, resp, s, r.out.writeMessage); err != nil {
+		m.release()
+		if err := r.consume(ctx, m, resp, s, r.sinkFor(m)); err != nil {
 			return err
 		}
 		if m.kind == kindNotification && m.method == "notifications/initialized" {
 			r.sess.rememberInitialized(m.body)
-			r.startStandaloneStream(s)
+			r.awaitStream(ctx, r.startStandaloneStream(s))
 		}
 		return nil
 	}
+}
+
+// post sends m once (with retries of transient failures) and relays the answer through sink,
+// or to the client when sink is nil.
+func (r *Relay) post(ctx context.Context, m *message, x exchange, sink func([]byte)) error {
+	if sink == nil {
+		sink = r.sinkFor(m)
+	}
+	resp, err := r.send(ctx, x)
+	if err != nil {
+		return err
+	}
+	m.status = resp.StatusCode
+	if err := r.checkStatus(resp, nil); err != nil {
+		return err
+	}
+	m.release()
+	return r.consume(ctx, m, resp, nil, sink)
+}
+
+// awaitStream waits, for at most StreamReadyWait, until the standalone stream has its first
+// answer: the message after the handshake must not overtake it, or a request the server sends
+// right after initialization has nowhere to go.
+func (r *Relay) awaitStream(ctx context.Context, ready <-chan struct{}) {
+	t := time.NewTimer(r.cfg.StreamReadyWait)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-t.C:
+		r.log.Debug("standalone stream not open yet; going on", "waited", r.cfg.StreamReadyWait)
+	case <-ctx.Done():
+	}
+}
+
+// sinkFor returns where the server's messages for m go: stdout, each response settling its
+// request, and tools/list results teaching the relay the tools' header annotations.
+func (r *Relay) sinkFor(m *message) func([]byte) {
+	return func(msg []byte) {
+		if m.kind == kindRequest && m.method == "tools/list" {
+			r.tools.learn(msg)
+		}
+		r.emit(msg, m)
+	}
+}
+
+// emit writes one server message to stdout unless it answers a request that already has its
+// answer. owner is the message whose stream carried it, nil for the standalone stream.
+func (r *Relay) emit(msg []byte, owner *message) {
+	first := true
+	forEachResponseID(msg, func(id string) {
+		if !r.pending.settle(id, !owner.owns(id)) {
+			first = false
+		}
+	})
+	if !first {
+		r.log.Debug("dropping an answer for a request that has one already or is unknown", "bytes", len(msg))
+		return
+	}
+	r.out.writeMessage(msg)
 }
 
 // initialize starts a session: the response's session id and negotiated protocol version
@@ -112,7 +215,7 @@ func (r *Relay) initialize(ctx context.Context, m *message) error {
 			r.endSession(r.sess.install(next, m.body))
 			r.log.Debug("session started", "session", next.id != "", "protocol_version", next.protocolVersion)
 		}
-		r.out.writeMessage(msg)
+		r.emit(msg, m)
 	})
 	return err
 }
@@ -122,7 +225,7 @@ func (r *Relay) initialize(ctx context.Context, m *message) error {
 // answer's Mcp-Session-Id and, by the time sink sees the result, the protocol version the
 // result negotiated. When no result arrived the session is cancelled and nil.
 func (r *Relay) startSession(ctx context.Context, m *message, sink func(next *session, msg []byte, result bool)) (*session, error) {
-	resp, err := r.send(ctx, http.MethodPost, m.body, &session{}, "")
+	resp, err := r.send(ctx, exchange{method: http.MethodPost, body: m.body, msg: m})
 	if err != nil {
 		return nil, err
 	}
@@ -147,173 +250,96 @@ func (r *Relay) startSession(ctx context.Context, m *message, sink func(next *se
 	return next, err
 }
 
-// send makes one HTTP request with the bearer token, retrying transient failures. A 401 or 403
-// marks the token rejected and the request is sent once more with a fresh one; a second
-// rejection is an error that says what to check.
-func (r *Relay) send(ctx context.Context, method string, body []byte, s *session, lastEventID string) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		token, err := r.cfg.Tokens.Token(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("could not get an ID token: %w", err)
-		}
-		resp, err := r.roundTrip(ctx, method, body, token, s, lastEventID)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
-			return resp, nil
-		}
-		r.cfg.Tokens.Rejected(token)
-		if attempt == 0 {
-			discard(resp)
-			r.log.Info("upstream rejected the ID token; fetching a fresh one and retrying", "status", resp.StatusCode, "method", method)
-			continue
-		}
-		return nil, r.rejectionError(resp, token)
-	}
+// An exchange is one HTTP request of the relay's.
+type exchange struct {
+	method string
+	body   []byte
+	// sess is the 2025 session the request belongs to, if any.
+	sess *session
+	// msg is the client message being relayed, whose routing headers 2026 requires.
+	msg *message
+	// version is the MCP-Protocol-Version to send when there is no session: the 2026
+	// version the message (or, for a notification, the client) speaks.
+	version     string
+	lastEventID string
 }
 
-func (r *Relay) roundTrip(ctx context.Context, method string, body []byte, token string, s *session, lastEventID string) (*http.Response, error) {
-	var rawBody any
-	held := &heldBody{b: body}
-	if body != nil {
-		rawBody = retryablehttp.ReaderFunc(held.reader)
-	}
-	// reused says whether the current attempt went out on a kept-alive connection.
-	var reused atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) { reused.Store(info.Reused) },
-	})
-	// The response's body cancels this context when it is closed (see drainingBody).
-	ctx, cancel := context.WithCancel(ctx)
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, r.cfg.URL, rawBody)
+// send makes one HTTP request through the relay's transport, which adds the credentials and
+// retries what is transient. A refusal of fresh credentials is an error that says what to
+// check; other statuses are the caller's to judge.
+func (r *Relay) send(ctx context.Context, x exchange) (*http.Response, error) {
+	held := &heldBody{b: x.body}
+	req, err := http.NewRequestWithContext(ctx, x.method, r.cfg.URL, nil)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("build %s request: %w", method, err)
+		return nil, fmt.Errorf("build %s request: %w", x.method, err)
 	}
-	h := req.Header
-	h.Set("User-Agent", r.cfg.UserAgent)
-	h.Set("Authorization", "Bearer "+token)
-	switch method {
-	case http.MethodPost:
-		h.Set("Content-Type", "application/json")
-		h.Set("Accept", "application/json, text/event-stream")
-	case http.MethodGet:
-		h.Set("Accept", "text/event-stream")
+	if x.body != nil {
+		req.Body, _ = held.reader()
+		req.GetBody = held.reader
+		req.ContentLength = int64(len(x.body))
 	}
-	if s != nil && s.id != "" {
-		h.Set(headerSessionID, s.id)
-	}
-	if s != nil && s.protocolVersion != "" {
-		h.Set(headerProtocolVersion, s.protocolVersion)
-	}
-	if lastEventID != "" {
-		h.Set(headerLastEventID, lastEventID)
-	}
-	var attemptStart time.Time
-	client := retryablehttp.Client{
-		HTTPClient:   r.http,
-		RetryWaitMin: r.cfg.RetryWaitMin,
-		RetryWaitMax: r.cfg.RetryWaitMax,
-		RetryMax:     r.cfg.RetryMax,
-		RequestLogHook: func(retryablehttp.Logger, *http.Request, int) {
-			attemptStart = time.Now()
-			reused.Store(false)
-		},
-		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-			return r.checkRetry(ctx, resp, err, time.Since(attemptStart), reused.Load())
-		},
-		Backoff:      backoff,
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}
-	resp, err := client.Do(req)
+	r.setHeaders(req.Header, x)
+	// The response's body cancels the request when it is closed (see drainingBody).
+	ctx, cancel := context.WithCancel(ctx)
+	resp, err := r.http.Do(req.WithContext(ctx))
 	held.b = nil // no more attempts: the request, which the transport keeps, lets the bytes go
 	if err != nil {
 		cancel()
-		return nil, describeTransportError(err, r.endpoint.Host)
+		return nil, r.describeSendError(err)
 	}
 	resp.Body = &drainingBody{ReadCloser: resp.Body, cancel: cancel}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return nil, r.rejectionError(resp)
+	}
 	return resp, nil
 }
 
-// checkRetry retries what cannot have reached the server's handler (a refused connection) and
-// what the Cloud Run front end answers while it scales (429, 502, 503, 504). A request that
-// may have run is never replayed: a 502 or 504 that took longer than
-// [Config.GatewayRetryWindow] is the request timing out in the handler, not the front end
-// failing to reach one, and is reported instead. A kept-alive connection that the server
-// closes as the request goes out (EOF or reset before any answer) counts as not sent: servers
-// and load balancers close idle connections, and Go's transport replays a POST only when it
-// sees the close before writing.
-func (r *Relay) checkRetry(ctx context.Context, resp *http.Response, err error, took time.Duration, reusedConn bool) (bool, error) {
-	if ctx.Err() != nil {
-		return false, ctx.Err()
+// setHeaders sets the transport headers of x: content negotiation, the session and protocol
+// version, and for 2026-07-28 the routing headers derived from the body.
+func (r *Relay) setHeaders(h http.Header, x exchange) {
+	h["User-Agent"] = []string{r.cfg.UserAgent}
+	switch x.method {
+	case http.MethodPost:
+		h["Content-Type"] = []string{"application/json"}
+		h["Accept"] = []string{"application/json, text/event-stream"}
+	case http.MethodGet:
+		h["Accept"] = []string{"text/event-stream"}
 	}
-	if err != nil {
-		retry := notSent(err) || (reusedConn && closedByPeer(err))
-		if retry {
-			r.log.Debug("connection failed before the request was sent; retrying", "error", err)
+	version := x.version
+	if s := x.sess; s != nil {
+		if s.id != "" {
+			h[headerSessionID] = []string{s.id}
 		}
-		return retry, nil
-	}
-	switch resp.StatusCode {
-	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		if took > r.cfg.GatewayRetryWindow {
-			r.log.Debug("gateway error after the request ran a while; not retrying", "status", resp.StatusCode, "took", took)
-			return false, nil
-		}
-		fallthrough
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		r.log.Debug("transient upstream status; retrying", "status", resp.StatusCode, "retry_after", resp.Header.Get("Retry-After"))
-		return true, nil
-	}
-	return false, nil
-}
-
-// closedByPeer reports whether err is the server closing the connection before answering.
-func closedByPeer(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
-// notSent reports whether err happened while connecting, before any byte of the request left.
-func notSent(err error) bool {
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return dnsErr.IsTemporary || dnsErr.IsTimeout
-	}
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
-}
-
-// backoff is exponential with jitter between min and max; Retry-After wins when present, up
-// to max, so one slow-down request cannot stall a request for minutes.
-func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After")); ok {
-			return min(d, maxWait)
+		if version == "" {
+			version = s.protocolVersion
 		}
 	}
-	d := minWait << attempt
-	if d <= 0 || d > maxWait {
-		d = maxWait
+	if version != "" {
+		h[headerProtocolVersion] = []string{version}
 	}
-	return d/2 + rand.N(d/2+1)
+	if x.lastEventID != "" {
+		h[headerLastEventID] = []string{x.lastEventID}
+	}
+	if x.msg != nil && isStateless(version) {
+		r.setRoutingHeaders(h, x.msg)
+	}
 }
 
-func parseRetryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
+// describeSendError turns a failed request into what the client should read.
+func (r *Relay) describeSendError(err error) error {
+	var authErr *authorizeError
+	if errors.As(err, &authErr) {
+		var startup *StartupError
+		if errors.As(authErr.err, &startup) {
+			return startup
+		}
+		return fmt.Errorf("could not get an ID token: %w", authErr.err)
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
+	return describeTransportError(err, r.endpoint.Host)
 }
 
 // checkStatus turns a non-2xx response into an error that says what it means, and closes it.
+// An error the server phrased as JSON-RPC is relayed as the server said it.
 func (r *Relay) checkStatus(resp *http.Response, s *session) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
@@ -321,6 +347,10 @@ func (r *Relay) checkStatus(resp *http.Response, s *session) error {
 	defer discard(resp)
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return fmt.Errorf("upstream answered HTTP %d redirecting to %q; the proxy never follows redirects so that the ID token goes nowhere else: use the final URL as --url", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	if serr := asServerError(resp.StatusCode, body); serr != nil {
+		return serr
 	}
 	hint := ""
 	switch resp.StatusCode {
@@ -333,7 +363,7 @@ func (r *Relay) checkStatus(resp *http.Response, s *session) error {
 	case http.StatusMethodNotAllowed, http.StatusNotAcceptable, http.StatusUnsupportedMediaType:
 		hint = " (the URL does not speak MCP Streamable HTTP; check --url)"
 	}
-	return statusError(resp, hint)
+	return statusError(resp.StatusCode, body, hint)
 }
 
 // consume relays the messages of a successful response through sink: nothing for 202, one
@@ -404,6 +434,9 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 		if err != nil && !errors.Is(err, io.EOF) {
 			why = "the stream broke: " + err.Error()
 		}
+		if s == nil || m.stateless() {
+			return &streamEndedError{why: why}
+		}
 		if sr.LastEventID == "" {
 			return fmt.Errorf("upstream event stream stopped before the response arrived (%s) and cannot be resumed: the server sent no event ids", why)
 		}
@@ -421,21 +454,32 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 		// A failed resumption that may succeed later (a network error, a 5xx) counts as an
 		// empty stream: the next turn of the loop tries again within the budget.
 		body = io.NopCloser(eofReader{})
-		resp, err := r.send(ctx, http.MethodGet, nil, s, sr.LastEventID)
+		resp, err := r.send(ctx, exchange{method: http.MethodGet, sess: s, lastEventID: sr.LastEventID})
 		switch {
 		case err != nil:
 			r.log.Debug("resuming event stream failed", "error", err)
 		case resp.StatusCode >= 500:
 			discard(resp)
 		case resp.StatusCode != http.StatusOK || !isEventStream(resp):
-			err := statusError(resp, "")
-			discard(resp)
+			err := r.checkStatus(resp, s)
+			if err == nil {
+				discard(resp)
+				err = fmt.Errorf("upstream answered HTTP %d with Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
 			return fmt.Errorf("upstream event stream stopped before the response arrived (%s) and resuming it failed: %w", why, err)
 		default:
 			body = resp.Body
 		}
 		sr = sr.continueWith(body)
 	}
+}
+
+// A streamEndedError is a 2026-07-28 response stream that ended before its response: such
+// streams cannot be resumed, and the request is not sent again (it may have run).
+type streamEndedError struct{ why string }
+
+func (e *streamEndedError) Error() string {
+	return "upstream event stream stopped before the response arrived (" + e.why + "); protocol 2026-07-28 streams cannot be resumed and the request may have run, so it was not sent again"
 }
 
 // pumpEvents writes each event's message through sink until the stream ends or, when

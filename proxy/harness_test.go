@@ -24,7 +24,7 @@ type fakeTokens struct {
 	rejected []string
 }
 
-func (f *fakeTokens) Token(context.Context) (string, error) {
+func (f *fakeTokens) Authorize(_ context.Context, h http.Header) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.current == "" {
@@ -32,12 +32,14 @@ func (f *fakeTokens) Token(context.Context) (string, error) {
 		f.fetches++
 		f.current = fmt.Sprintf("secret-token-%d", f.n)
 	}
-	return f.current, nil
+	h.Set("Authorization", "Bearer "+f.current)
+	return nil
 }
 
-func (f *fakeTokens) Rejected(token string) {
+func (f *fakeTokens) Rejected(h http.Header) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	token := strings.TrimPrefix(h.Get("Authorization"), "Bearer ")
 	f.rejected = append(f.rejected, token)
 	if token == f.current {
 		f.current = ""
@@ -87,7 +89,7 @@ func startRelay(t *testing.T, handler http.Handler, tweak ...func(*Config)) *har
 	h := &harness{t: t, srv: srv, tokens: &fakeTokens{}, logs: &syncBuffer{}, lines: make(chan []byte, 4096), done: make(chan error, 1)}
 	cfg := Config{
 		URL:            srv.URL + "/mcp",
-		Tokens:         h.tokens,
+		Auth:           h.tokens,
 		UserAgent:      "mcp-cloudrun-proxy/test",
 		Logger:         slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RetryWaitMin:   10 * time.Millisecond,

@@ -36,7 +36,45 @@ type message struct {
 	// answered holds the ids of the batch's requests whose responses were relayed, so that
 	// a failure later in the stream answers only the others.
 	answered map[string]bool
+	// params is the message's params member, parsed lazily by gjson (nothing is copied).
+	params gjson.Result
+	// version is the protocol version a 2026-07-28 request carries in params._meta; empty
+	// for the earlier, session-based revisions.
+	version string
 }
+
+// stateless reports whether m is a request of protocol 2026-07-28 or later: sent without a
+// session, never renewed or resumed.
+func (m *message) stateless() bool { return isStateless(m.version) }
+
+// release lets a request's body go once the server has taken it: nothing sends it again, and
+// a large one need not stay in memory while a large answer is read (an 8 MiB echo held both).
+// Notifications keep theirs: notifications/initialized is replayed on session renewal.
+func (m *message) release() {
+	if (m.kind == kindRequest && !m.isListen()) || m.kind == kindBatch {
+		m.body, m.params = nil, gjson.Result{}
+	}
+}
+
+// owns reports whether the response id (raw JSON) answers a request of m.
+func (m *message) owns(id string) bool {
+	if m == nil {
+		return false
+	}
+	if m.kind == kindRequest {
+		return string(m.id) == id
+	}
+	for _, b := range m.batchIDs {
+		if string(b) == id {
+			return true
+		}
+	}
+	return false
+}
+
+// isListen reports whether m opens a 2026 subscriptions/listen stream, which stays open for
+// as long as the client keeps it.
+func (m *message) isListen() bool { return m.kind == kindRequest && m.method == "subscriptions/listen" }
 
 // noteAnswers records the ids of the responses in msg, one of m's batch answers.
 func (m *message) noteAnswers(msg []byte) {
@@ -64,11 +102,14 @@ func classify(body []byte) message {
 	}
 	switch trimmed[0] {
 	case '{':
-		m.kind, m.method, m.id = classifyObject(gjson.Parse(view(body)))
+		m.kind, m.method, m.id, m.params = classifyObject(gjson.Parse(view(body)))
+		if m.kind == kindRequest && m.params.IsObject() {
+			m.version = strings.Clone(m.params.Get(metaVersionPath).String())
+		}
 	case '[':
 		m.kind = kindBatch
 		gjson.Parse(view(body)).ForEach(func(_, v gjson.Result) bool {
-			if kind, _, id := classifyObject(v); kind == kindRequest {
+			if kind, _, id, _ := classifyObject(v); kind == kindRequest {
 				m.batchIDs = append(m.batchIDs, id)
 			}
 			return true
@@ -82,13 +123,14 @@ func classify(body []byte) message {
 // parse is cloned (ids are copied into byte slices anyway).
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-func classifyObject(v gjson.Result) (messageKind, string, []byte) {
+// classifyObject returns the kind, method, raw id and params of one JSON-RPC object.
+func classifyObject(v gjson.Result) (messageKind, string, []byte, gjson.Result) {
 	if !v.IsObject() {
-		return kindInvalid, "", nil
+		return kindInvalid, "", nil, gjson.Result{}
 	}
 	// One pass over the members (the first of duplicate keys counts, as with Get) rather
 	// than a scan of the whole message per key looked up.
-	var method, id gjson.Result
+	var method, id, params gjson.Result
 	v.ForEach(func(k, val gjson.Result) bool {
 		switch k.String() {
 		case "method":
@@ -99,16 +141,20 @@ func classifyObject(v gjson.Result) (messageKind, string, []byte) {
 			if !id.Exists() {
 				id = val
 			}
+		case "params":
+			if !params.Exists() {
+				params = val
+			}
 		}
 		return true
 	})
 	switch {
 	case method.Exists() && id.Exists():
-		return kindRequest, strings.Clone(method.String()), []byte(id.Raw)
+		return kindRequest, strings.Clone(method.String()), []byte(id.Raw), params
 	case method.Exists():
-		return kindNotification, strings.Clone(method.String()), nil
+		return kindNotification, strings.Clone(method.String()), nil, params
 	default:
-		return kindResponse, "", nil
+		return kindResponse, "", nil, gjson.Result{}
 	}
 }
 
@@ -148,6 +194,21 @@ func countResponses(msg []byte) int {
 		return 1
 	}
 	return 0
+}
+
+// forEachResponseID calls fn with the raw id of each response in a server message.
+func forEachResponseID(msg []byte, fn func(id string)) {
+	v := gjson.Parse(view(msg))
+	each := func(e gjson.Result) {
+		if isResponseObject(e) {
+			fn(e.Get("id").Raw)
+		}
+	}
+	if v.IsArray() {
+		v.ForEach(func(_, e gjson.Result) bool { each(e); return true })
+		return
+	}
+	each(v)
 }
 
 func isResponseObject(v gjson.Result) bool {

@@ -9,27 +9,20 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
-
-// A TokenSource supplies the bearer tokens the relay puts on every upstream request.
-type TokenSource interface {
-	// Token returns a currently valid token, fetching one only when none is cached.
-	Token(ctx context.Context) (string, error)
-	// Rejected reports that the server answered 401 or 403 to a request carrying token, so
-	// the next Token call must not return it again.
-	Rejected(token string)
-}
 
 // Config configures a [Relay]. The zero value of every optional field is a documented default.
 type Config struct {
 	// URL is the Streamable HTTP MCP endpoint. Required.
 	URL string
-	// Tokens supplies bearer tokens. Required.
-	Tokens TokenSource
-	// HTTPClient sends the requests. Nil means [NewHTTPClient]. Redirects are never followed,
-	// whatever the client's own policy: a bearer token must not travel to another host.
-	HTTPClient *http.Client
+	// Auth puts credentials on every upstream request. Required.
+	Auth Authorizer
+	// Transport carries the requests under the relay's own credential and retry layers. Nil
+	// means pooled keep-alive connections with HTTP/2 where offered. Redirects are never
+	// followed: a bearer token must not travel to another host.
+	Transport http.RoundTripper
 	// UserAgent is sent on every request. Empty means "mcp-cloudrun-proxy".
 	UserAgent string
 	// Logger receives the relay's logs. Nil means no logs.
@@ -38,27 +31,36 @@ type Config struct {
 	// cancelled. Zero means 2 seconds: MCP clients send SIGTERM a few seconds after closing
 	// stdin, and the session should be deleted before that.
 	ShutdownGrace time.Duration
-	// RetryMax is how many times a request is retried after a transient failure (connection
-	// refused, 429, 502, 503, 504). Zero means 4, so 5 tries in all; negative means none.
+	// RetryMax is how many times the requests made for one client message may be retried in
+	// all, whatever the cause: a refused connection, 429, 502/504 from the front end, 503, a
+	// rejected token, a session the server dropped. Zero means 4, so 5 tries in all;
+	// negative means none.
 	RetryMax int
+	// RetryBudget is how long after a client message arrived a retry may still start. Zero
+	// means 20 seconds, so that a client's first request is answered inside the 30-second
+	// connection timeout of Claude Code and opencode.
+	RetryBudget time.Duration
 	// RetryWaitMin and RetryWaitMax bound the exponential backoff between retries; a
-	// Retry-After header is honoured up to RetryWaitMax. Zero means 250ms and 7.5s, which keeps
-	// the whole retry budget near 30 seconds.
+	// Retry-After header is honoured up to RetryWaitMax. Zero means 250ms and 7.5s.
 	RetryWaitMin, RetryWaitMax time.Duration
 	// GatewayRetryWindow bounds which 502 and 504 answers are retried: only those that came
 	// back within it, from a front end that could not reach an instance. Later ones mean the
 	// request ran into its timeout, and running it again could repeat a tool's side effects.
 	// Zero means 10 seconds.
 	GatewayRetryWindow time.Duration
-	// ResumeMax is how many times a broken event stream is resumed with Last-Event-ID before
-	// the request fails. Zero means 5.
+	// ResumeMax is how many times in a row a broken event stream is resumed with
+	// Last-Event-ID without delivering anything before the request fails. Zero means 5.
 	ResumeMax int
 	// ReconnectDelay is the wait before resuming a stream when the server sent no retry
 	// field. Zero means 1 second.
 	ReconnectDelay time.Duration
-	// RejectionHint is added to the error a client sees when the server rejects a freshly
-	// fetched token, e.g. which audience was used and which role the principal needs.
-	RejectionHint string
+	// RejectionHint returns what is added to the error a client sees when the server rejects
+	// freshly fetched credentials, e.g. which audience was used and by whom. Nil adds nothing.
+	RejectionHint func() string
+	// StreamReadyWait bounds how long the message after the handshake waits for the
+	// standalone event stream to open, so that a server request sent right after
+	// initialization has somewhere to go. Zero means 3 seconds.
+	StreamReadyWait time.Duration
 }
 
 // A Relay connects one stdio MCP client to one Streamable HTTP MCP server.
@@ -73,6 +75,12 @@ type Relay struct {
 	streams sync.WaitGroup // standalone GET streams and background DELETEs
 	sseBufs sseBufferPool
 	pending pendingRequests
+	tools   toolHeaders
+	// clientVersion is the latest 2026 protocol version the client put in a request's _meta,
+	// for the headers of its notifications, which carry none.
+	clientVersion atomic.Value
+	// startupErr is the first [StartupError] the authorizer returned, for Run to return.
+	startupErr atomic.Pointer[StartupError]
 }
 
 // New checks cfg and returns a Relay ready to [Relay.Run].
@@ -84,8 +92,8 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: parse URL: %w", err)
 	}
-	if cfg.Tokens == nil {
-		return nil, errors.New("proxy: no token source")
+	if cfg.Auth == nil {
+		return nil, errors.New("proxy: no authorizer")
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "mcp-cloudrun-proxy"
@@ -97,6 +105,12 @@ func New(cfg Config) (*Relay, error) {
 		cfg.RetryMax = 4
 	} else if cfg.RetryMax < 0 {
 		cfg.RetryMax = 0
+	}
+	if cfg.RetryBudget == 0 {
+		cfg.RetryBudget = 20 * time.Second
+	}
+	if cfg.StreamReadyWait == 0 {
+		cfg.StreamReadyWait = 3 * time.Second
 	}
 	if cfg.RetryWaitMin == 0 {
 		cfg.RetryWaitMin = 250 * time.Millisecond
@@ -117,25 +131,11 @@ func New(cfg Config) (*Relay, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = NewHTTPClient()
+	client := &http.Client{
+		Transport:     newTransport(&cfg, cfg.Transport, logger),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	// A shallow copy so that the caller's client keeps its own redirect policy.
-	noRedirects := *client
-	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &Relay{cfg: cfg, endpoint: u, http: &noRedirects, log: logger}, nil
-}
-
-// NewHTTPClient returns the client the relay uses by default: pooled keep-alive connections
-// (enough idle ones per host for hundreds of concurrent requests), HTTP/2 where the server
-// offers it, and no overall timeout, since event streams may stay open for many minutes.
-func NewHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 512
-	t.MaxIdleConnsPerHost = 256
-	t.ForceAttemptHTTP2 = true
-	return &http.Client{Transport: t}
+	return &Relay{cfg: cfg, endpoint: u, http: client, log: logger}, nil
 }
 
 // Run relays messages from stdin to the server and from the server to stdout until stdin
@@ -146,8 +146,8 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	r.out = newLineWriter(stdout, r.log)
 
 	// work is cancelled once the grace period after shutdown runs out.
-	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWork()
+	work, cancelWork := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelWork(nil)
 	r.sess.init(work)
 
 	var inflight sync.WaitGroup
@@ -214,10 +214,12 @@ loop:
 		}
 	}
 
+	// Listen streams never end by themselves: the client is gone, so they end now.
+	r.pending.cancelListens(errShuttingDown)
 	if !waitTimeout(&inflight, r.cfg.ShutdownGrace) {
 		r.log.Warn("requests still in flight after the shutdown grace period; cancelling them", "grace", r.cfg.ShutdownGrace)
 	}
-	cancelWork()
+	cancelWork(errShuttingDown)
 	r.sess.stopStreams()
 	inflight.Wait()
 	r.streams.Wait()
@@ -226,6 +228,9 @@ loop:
 	r.http.CloseIdleConnections()
 	if err := r.out.err(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write stdout: %w", err)
+	}
+	if se := r.startupErr.Load(); se != nil && runErr == nil {
+		runErr = se
 	}
 	return runErr
 }

@@ -21,7 +21,13 @@ type session struct {
 	ctx           context.Context
 	cancel        context.CancelFunc
 	streamStarted atomic.Bool
+	// ready is closed once the standalone stream had its first answer (or gave up).
+	ready     chan struct{}
+	readyOnce sync.Once
 }
+
+// markReady says the standalone stream's first request has its outcome.
+func (s *session) markReady() { s.readyOnce.Do(func() { close(s.ready) }) }
 
 // sessionState holds the current session and what is needed to start a new one the way the
 // client started the first. Its lock is never held across network calls.
@@ -53,7 +59,7 @@ func (st *sessionState) init(base context.Context) {
 
 func (st *sessionState) newSession(id string) *session {
 	ctx, cancel := context.WithCancel(st.base)
-	return &session{id: id, ctx: ctx, cancel: cancel}
+	return &session{id: id, ctx: ctx, cancel: cancel, ready: make(chan struct{})}
 }
 
 func (st *sessionState) current() *session {
@@ -138,7 +144,7 @@ func (r *Relay) renewSession(ctx context.Context, expired *session) (*session, e
 		return nil, err
 	}
 	r.log.Info("started a new upstream session", "protocol_version", next.protocolVersion)
-	r.startStandaloneStream(next)
+	r.awaitStream(ctx, r.startStandaloneStream(next))
 	return next, nil
 }
 
@@ -159,7 +165,7 @@ func (r *Relay) replayHandshake(ctx context.Context, initialize, note []byte) (*
 	if note == nil {
 		note = initializedFallback
 	}
-	resp, err := r.send(ctx, http.MethodPost, note, next, "")
+	resp, err := r.send(ctx, exchange{method: http.MethodPost, body: note, sess: next, msg: &message{kind: kindNotification, method: "notifications/initialized"}})
 	if err == nil {
 		err = r.checkStatus(resp, next)
 	}
@@ -173,19 +179,23 @@ func (r *Relay) replayHandshake(ctx context.Context, initialize, note []byte) (*
 }
 
 // startStandaloneStream opens the GET stream on which the server sends requests and
-// notifications outside any client request, once per session.
-func (r *Relay) startStandaloneStream(s *session) {
+// notifications outside any client request, once per session. The channel it returns is
+// closed once the stream's first request has its answer.
+func (r *Relay) startStandaloneStream(s *session) <-chan struct{} {
 	if s.id == "" && s.protocolVersion == "" {
-		return // no session was ever initialized
+		s.markReady()
+		return s.ready // no session was ever initialized
 	}
 	if !s.streamStarted.CompareAndSwap(false, true) {
-		return
+		return s.ready
 	}
 	r.streams.Add(1)
 	go func() {
 		defer r.streams.Done()
+		defer s.markReady()
 		r.standaloneStream(s)
 	}()
+	return s.ready
 }
 
 // standaloneStream keeps the session's GET stream open until the session ends: when the
@@ -200,7 +210,8 @@ func (r *Relay) standaloneStream(s *session) {
 	failures, unproductive := 0, 0
 	everOpened := false
 	for ctx.Err() == nil {
-		resp, err := r.send(ctx, http.MethodGet, nil, s, lastEventID)
+		resp, err := r.send(ctx, exchange{method: http.MethodGet, sess: s, lastEventID: lastEventID})
+		s.markReady()
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -247,7 +258,7 @@ func (r *Relay) standaloneStream(s *session) {
 		var owed int // nothing is owed on this stream: relay until it ends
 		_ = r.pumpEvents(sr, &owed, false, func(msg []byte) {
 			delivered++
-			r.out.writeMessage(msg)
+			r.emit(msg, nil)
 		})
 		resp.Body.Close()
 		lastEventID = sr.LastEventID
@@ -295,7 +306,7 @@ func (r *Relay) deleteSession(ctx context.Context, s *session) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := r.send(ctx, http.MethodDelete, nil, s, "")
+	resp, err := r.send(ctx, exchange{method: http.MethodDelete, sess: s})
 	if err != nil {
 		r.log.Warn("could not end the upstream session", "error", err)
 		return

@@ -169,8 +169,8 @@ func TestSoakInProcess(t *testing.T) {
 	base := runtime.NumGoroutine()
 
 	srv := newSoakServer()
-	hc := NewHTTPClient()
-	h := startRelay(t, srv, func(c *Config) { c.HTTPClient = hc })
+	hc := http.DefaultTransport.(*http.Transport).Clone()
+	h := startRelay(t, srv, func(c *Config) { c.Transport = hc })
 	h.initialize()
 
 	// Route stdout lines to the callers by id; progress notifications are dropped.
