@@ -43,6 +43,12 @@ type Options struct {
 	// self-signed certificate for 127.0.0.1; clients trust it through [Server.CertPEM] (for Go
 	// programs, SSL_CERT_FILE pointing at a file holding it).
 	TLS bool
+	// Stateless serves protocol 2026-07-28 as Cloud Run suits it: no sessions, no GET
+	// stream, each request on its own (go-sdk StreamableHTTPOptions.Stateless).
+	Stateless bool
+	// ProtocolVersions, when non-empty, are the only protocol versions the server speaks,
+	// e.g. only "2026-07-28", or only 2025 revisions.
+	ProtocolVersions []string
 	// Logger receives a line per request (never a token). Nil means no logging.
 	Logger *slog.Logger
 }
@@ -112,6 +118,7 @@ func New(opts Options) (*Server, error) {
 	hopts := func(json bool) *mcp.StreamableHTTPOptions {
 		return &mcp.StreamableHTTPOptions{
 			JSONResponse:        json,
+			Stateless:           opts.Stateless,
 			EventStore:          store,
 			MaxRequestBodyBytes: 64 << 20,
 			Logger:              opts.Logger,

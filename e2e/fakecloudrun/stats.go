@@ -1,6 +1,7 @@
 package fakecloudrun
 
 import (
+	"strings"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -57,6 +58,9 @@ type Request struct {
 	Status      int    `json:"status"`
 	// BodyBytes is the length of the request body.
 	BodyBytes int `json:"body_bytes"`
+	// Routing holds the request's MCP routing headers (MCP-Protocol-Version, Mcp-Method,
+	// Mcp-Name, Mcp-Param-*), keyed by canonical name.
+	Routing map[string]string `json:"routing,omitempty"`
 }
 
 // RPCCalls returns the POSTs of JSON-RPC method m that the MCP server answered with 200.
@@ -128,6 +132,7 @@ func (r *recorder) wrap(next http.Handler) http.Handler {
 			Proto:       req.Proto,
 			SessionID:   req.Header.Get("Mcp-Session-Id"),
 			LastEventID: req.Header.Get("Last-Event-ID"),
+			Routing:     routingHeaders(req.Header),
 		}
 		if req.Method == http.MethodPost && req.Body != nil {
 			body, err := io.ReadAll(req.Body)
@@ -193,6 +198,20 @@ func (r *recorder) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(sw, req)
 	})
+}
+
+// routingHeaders picks the headers 2026-07-28 derives from the body.
+func routingHeaders(h http.Header) map[string]string {
+	var out map[string]string
+	for k, v := range h {
+		if k == "Mcp-Protocol-Version" || k == "Mcp-Method" || k == "Mcp-Name" || strings.HasPrefix(k, "Mcp-Param-") {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = strings.Join(v, ",")
+		}
+	}
+	return out
 }
 
 // rpcOf returns the method and the raw id of a single JSON-RPC message.

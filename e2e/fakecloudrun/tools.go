@@ -102,9 +102,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 func (s *Server) newMCPServer() *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "fakecloudrun", Version: "1.0.0"}, &mcp.ServerOptions{
-		Instructions:       "A fake Cloud Run MCP service for testing mcp-cloudrun-proxy.",
-		SubscribeHandler:   func(context.Context, *mcp.SubscribeRequest) error { return nil },
-		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
+		Instructions:              "A fake Cloud Run MCP service for testing mcp-cloudrun-proxy.",
+		SubscribeHandler:          func(context.Context, *mcp.SubscribeRequest) error { return nil },
+		UnsubscribeHandler:        func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
+		SupportedProtocolVersions: s.opts.ProtocolVersions,
 	})
 	// Closing a go-sdk session waits for its running handlers; a real service's handlers end
 	// when their session does, so cancel them first (see cancelCalls).
@@ -237,6 +238,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			s.mu.Unlock()
 			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: CounterURI, MIMEType: "text/plain", Text: strconv.Itoa(n)}}}, nil
 		})
+	addModernFeatures(srv)
 	return srv
 }
 

@@ -18,10 +18,11 @@ var errCut = errors.New("faults: stream cut")
 // handler's context is cancelled so that it returns.
 type cutWriter struct {
 	http.ResponseWriter
-	c       *Controller
-	method  string
-	resumed bool
-	cancel  func()
+	c         *Controller
+	method    string
+	rpcMethod string
+	resumed   bool
+	cancel    func()
 
 	mu      sync.Mutex
 	decided bool
@@ -48,7 +49,7 @@ func (w *cutWriter) decideLocked(status int) {
 	if status != http.StatusOK || !strings.HasPrefix(ct, "text/event-stream") {
 		return
 	}
-	k, ok := w.c.takeCut(w.method, w.resumed)
+	k, ok := w.c.takeCut(w.method, w.rpcMethod, w.resumed)
 	if !ok {
 		return
 	}

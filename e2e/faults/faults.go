@@ -46,6 +46,9 @@ type Cut struct {
 	Method string
 	// Resumed, when true, cuts only resumed streams (GETs carrying Last-Event-ID).
 	Resumed bool
+	// RPCMethod, when set, cuts only streams answering a POST of this JSON-RPC method (e.g.
+	// "subscriptions/listen").
+	RPCMethod string
 	// Retry, when positive and the cut is clean, is sent as an SSE retry field before the end.
 	Retry time.Duration
 }
@@ -144,11 +147,11 @@ func (c *Controller) takeFailure(method, rpcMethod string) (Failure, bool) {
 }
 
 // takeCut pops the first cut matching an SSE response to method, if any.
-func (c *Controller) takeCut(method string, resumed bool) (Cut, bool) {
+func (c *Controller) takeCut(method, rpcMethod string, resumed bool) (Cut, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, k := range c.cuts {
-		if k.Method != "" && k.Method != method {
+		if (k.Method != "" && k.Method != method) || (k.RPCMethod != "" && k.RPCMethod != rpcMethod) {
 			continue
 		}
 		if k.Resumed && !resumed {
@@ -215,7 +218,7 @@ func (c *Controller) Wrap(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		cw := &cutWriter{ResponseWriter: w, c: c, method: r.Method, resumed: r.Header.Get("Last-Event-ID") != "", cancel: cancel}
+		cw := &cutWriter{ResponseWriter: w, c: c, method: r.Method, rpcMethod: rpcMethod, resumed: r.Header.Get("Last-Event-ID") != "", cancel: cancel}
 		next.ServeHTTP(cw, r.WithContext(ctx))
 		cw.finish()
 	})
