@@ -1,0 +1,210 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+const (
+	initReq  = `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	initNote = `{"jsonrpc":"2.0","method":"notifications/initialized"}`
+)
+
+// pushServer is a 2025 server that, like the conformance reference server, sends a request on
+// the standalone GET stream as soon as the client's next call arrives, and drops it when no
+// stream is open: a relay that lets the call overtake the GET loses it.
+type pushServer struct {
+	mu     sync.Mutex
+	stream chan string // the open standalone stream, if any
+}
+
+func (s *pushServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		ch := make(chan string, 4)
+		// Like an SDK server, the stream is registered before its headers go out.
+		s.mu.Lock()
+		s.stream = ch
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		for {
+			select {
+			case msg := <-ch:
+				fmt.Fprintf(w, "data: %s\n\n", msg)
+				w.(http.Flusher).Flush()
+			case <-r.Context().Done():
+				return
+			}
+		}
+	case http.MethodDelete:
+		w.WriteHeader(http.StatusOK)
+	case http.MethodPost:
+		body, _ := io.ReadAll(r.Body)
+		m := gjson.ParseBytes(body)
+		switch m.Get("method").String() {
+		case "initialize":
+			// A slow GET handshake would hide the race: make the GET the slower side.
+			w.Header().Set("Mcp-Session-Id", "s1")
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"push","version":"1"}}}`, m.Get("id").Raw)
+		case "tools/call":
+			s.mu.Lock()
+			if s.stream != nil {
+				s.stream <- `{"jsonrpc":"2.0","id":"srv-1","method":"sampling/createMessage","params":{}}`
+			}
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"content":[]}}`, m.Get("id").Raw)
+		default:
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}
+}
+
+func TestServerRequestRightAfterInitializeIsNeverLost(t *testing.T) {
+	for run := range 20 {
+		h := startRelay(t, &pushServer{})
+		h.send(initReq)
+		h.next()
+		h.send(initNote)
+		h.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}`)
+		var got []string
+		for range 2 {
+			select {
+			case line := <-h.lines:
+				got = append(got, string(line))
+			case <-time.After(5 * time.Second):
+			}
+		}
+		if !strings.Contains(strings.Join(got, "\n"), "sampling/createMessage") {
+			t.Fatalf("run %d: the server request on the standalone stream was lost; stdout:\n%s\nlogs:\n%s", run, strings.Join(got, "\n"), h.logs)
+		}
+		h.closeAndWait()
+	}
+}
+
+// The conformance sse-retry shape: the server ends the POST stream after an event id and
+// delivers the result on the standalone stream. One answer, and stdin EOF exits at once.
+func TestAnswerOnAnotherStreamSettlesTheRequest(t *testing.T) {
+	var standalone atomic.Int32
+	called := make(chan struct{}, 1)
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			if r.Header.Get("Last-Event-ID") == "" && standalone.Add(1) == 1 {
+				select {
+				case <-called: // the result goes out here once the POST stream has ended
+					fmt.Fprint(w, "id: g1\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[]}}\n\n")
+					w.(http.Flusher).Flush()
+				case <-r.Context().Done():
+				}
+			}
+			<-r.Context().Done() // resumptions and later streams stay open and quiet
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusOK)
+		case http.MethodPost:
+			body, _ := io.ReadAll(r.Body)
+			m := gjson.ParseBytes(body)
+			switch m.Get("method").String() {
+			case "initialize":
+				w.Header().Set("Mcp-Session-Id", "s1")
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"x","version":"1"}}}`, m.Get("id").Raw)
+			case "tools/call":
+				w.Header().Set("Content-Type", "text/event-stream")
+				fmt.Fprint(w, "id: p1\nretry: 10\ndata: \n\n")
+				called <- struct{}{}
+			default:
+				w.WriteHeader(http.StatusAccepted)
+			}
+		}
+	})
+	h := startRelay(t, srv)
+	h.send(initReq)
+	h.next()
+	h.send(initNote)
+	h.send(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"}}`)
+	if got := h.next(); gjson.Get(got, "id").Raw != "7" || !gjson.Get(got, "result").Exists() {
+		t.Fatalf("first answer %s, want the result for id 7", got)
+	}
+	start := time.Now()
+	h.closeAndWait()
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("exit after stdin EOF took %v: the answered request was still waited for", took)
+	}
+	if rest := h.rest(); len(rest) != 0 {
+		t.Errorf("after the result, stdout got %q; want nothing (one answer per id)", rest)
+	}
+}
+
+// An error the server phrases as JSON-RPC with a 4xx status reaches the client as the server
+// said it (code, message, data) with the request's own id, and is not logged as a warning.
+func TestServerJSONRPCErrorIsRelayedAsSent(t *testing.T) {
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2025-11-25"]}}}`)
+	})
+	h := startRelay(t, srv)
+	h.send(`{"jsonrpc":"2.0","id":"d1","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`)
+	want := `{"jsonrpc":"2.0","id":"d1","error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2025-11-25"]}}}`
+	if got := h.next(); got != want {
+		t.Errorf("answer\n%s\nwant\n%s", got, want)
+	}
+	h.closeAndWait()
+	if strings.Contains(h.logs.String(), "level=WARN") {
+		t.Errorf("a server's own error was logged as a warning:\n%s", h.logs)
+	}
+}
+
+// Every transient cause draws from one budget per message: a rejected token and then 503s
+// make 5 tries in all, not 2 + 5.
+func TestOneRetryBudgetPerMessage(t *testing.T) {
+	var tries atomic.Int32
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tries.Add(1) == 1 {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	h := startRelay(t, srv)
+	h.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	got := h.next()
+	if !strings.Contains(got, "503") {
+		t.Errorf("answer %s, want the last 503 reported", got)
+	}
+	if n := tries.Load(); n != 5 {
+		t.Errorf("%d tries, want 5 (RetryMax 4 shared by the 401 and the 503s)", n)
+	}
+	h.closeAndWait()
+}
+
+// A request still running when the grace period after stdin EOF ends gets an error that says
+// why, never Go's "context canceled".
+func TestShutdownCancellationSaysSo(t *testing.T) {
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // so that the server notices the client hanging up
+		<-r.Context().Done()
+	})
+	h := startRelay(t, srv, func(c *Config) { c.ShutdownGrace = 100 * time.Millisecond })
+	h.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow"}}`)
+	h.closeAndWait()
+	rest := h.rest()
+	if len(rest) != 1 || !strings.Contains(rest[0], "shutting down") || strings.Contains(rest[0], "context canceled") {
+		t.Errorf("stdout %q, want one error saying the proxy is shutting down", rest)
+	}
+}
