@@ -24,9 +24,18 @@ func benchMessage(size int) []byte {
 }
 
 func BenchmarkValid(b *testing.B) {
-	for _, size := range []int{1 << 10, 8 << 20} {
-		msg := benchMessage(size)
-		b.Run(fmt.Sprintf("jsonscan/%d", size), func(b *testing.B) {
+	inputs := []struct {
+		name string
+		msg  []byte
+	}{
+		{"1KiB", benchMessage(1 << 10)},
+		{"8MiB", benchMessage(8 << 20)},
+		// One large text result, the usual shape of a big answer.
+		{"8MiB-string", []byte(`{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"` + strings.Repeat(`abc \"def\" \u00e9 `, 8<<20/20) + `"}]}}`)},
+	}
+	for _, in := range inputs {
+		msg := in.msg
+		b.Run("jsonscan/"+in.name, func(b *testing.B) {
 			b.SetBytes(int64(len(msg)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -35,7 +44,7 @@ func BenchmarkValid(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("gjson/%d", size), func(b *testing.B) {
+		b.Run("gjson/"+in.name, func(b *testing.B) {
 			b.SetBytes(int64(len(msg)))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -111,12 +111,8 @@ value:
 		goto value
 	case '"':
 		i, ok = scanString(b, i+1)
-	case 't':
-		i, ok = scanLiteral(b, i, "true")
-	case 'f':
-		i, ok = scanLiteral(b, i, "false")
-	case 'n':
-		i, ok = scanLiteral(b, i, "null")
+	case 't', 'f', 'n':
+		i, ok = scanLiteral(b, i)
 	default:
 		i, ok = scanNumber(b, i)
 	}
@@ -223,8 +219,16 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// scanLiteral checks that word (true, false or null) starts at i.
-func scanLiteral(b []byte, i int, word string) (int, bool) {
+// scanLiteral checks that the word starting at i, which begins with t, f or n, is true,
+// false or null.
+func scanLiteral(b []byte, i int) (int, bool) {
+	word := "null"
+	switch b[i] {
+	case 't':
+		word = "true"
+	case 'f':
+		word = "false"
+	}
 	if len(b)-i >= len(word) && string(b[i:i+len(word)]) == word {
 		return i + len(word), true
 	}
