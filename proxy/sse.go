@@ -81,6 +81,8 @@ func newSSEReader(r io.Reader) *sseReader {
 // the relay spends on a small message (BenchmarkRelayEchoSSE).
 type sseBufferPool struct {
 	p sync.Pool
+	// MaxEvent is the MaxEvent of every reader the pool returns; zero means the default.
+	MaxEvent int
 }
 
 // reader returns a reader of the event stream r; give it back with release when the stream
@@ -88,10 +90,12 @@ type sseBufferPool struct {
 func (bp *sseBufferPool) reader(r io.Reader) *sseReader {
 	br, ok := bp.p.Get().(*bufio.Reader)
 	if !ok {
-		return newSSEReader(r)
+		s := newSSEReader(r)
+		s.MaxEvent = bp.MaxEvent
+		return s
 	}
 	br.Reset(r)
-	return &sseReader{r: br}
+	return &sseReader{r: br, MaxEvent: bp.MaxEvent}
 }
 
 // release recycles s's buffer; s must not be used afterwards. Events it returned stay valid:

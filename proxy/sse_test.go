@@ -244,3 +244,17 @@ func TestSSEReaderDefaultLimit(t *testing.T) {
 		t.Fatalf("err = %v, want errEventTooLarge", err)
 	}
 }
+
+func TestSSEBufferPoolAppliesItsLimit(t *testing.T) {
+	bp := &sseBufferPool{MaxEvent: 8}
+	for range 2 { // a fresh buffer, then a recycled one
+		sr := bp.reader(strings.NewReader("data: 12345678\n\ndata: 123456789\n\n"))
+		if ev, err := sr.next(); err != nil || string(ev.Data) != "12345678" {
+			t.Fatalf("next = %q, %v", ev.Data, err)
+		}
+		if _, err := sr.next(); !errors.Is(err, errEventTooLarge) {
+			t.Fatalf("err = %v, want errEventTooLarge", err)
+		}
+		bp.release(sr)
+	}
+}

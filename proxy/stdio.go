@@ -24,10 +24,15 @@ func readLines(r io.Reader, emit func([]byte) bool) error {
 // (the relay answers -32700 with id null: the id cannot be known). Reading stops when
 // tooLong returns false.
 func readLinesLimit(r io.Reader, max int, emit func([]byte) bool, tooLong func(size int64) bool) error {
+	return readLinesBuf(r, 64*1024, max, emit, tooLong)
+}
+
+// readLinesBuf is readLinesLimit with a read buffer of bufSize bytes, which tests make small.
+func readLinesBuf(r io.Reader, bufSize, max int, emit func([]byte) bool, tooLong func(size int64) bool) error {
 	if max <= 0 {
 		max = defaultMaxMessageSize
 	}
-	br := bufio.NewReaderSize(r, 64*1024)
+	br := bufio.NewReaderSize(r, bufSize)
 	var lr lineAssembler
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -61,9 +66,11 @@ func readLinesLimit(r io.Reader, max int, emit func([]byte) bool, tooLong func(s
 type lineAssembler struct {
 	frags     [][]byte
 	fragBytes int
-	// skipping is set while an over-long line is discarded; skipped counts its bytes.
+	// skipping is set while an over-long line is discarded; skipped counts its bytes, and
+	// lastCR says whether the last of them was a CR, which may start the CRLF ending.
 	skipping bool
 	skipped  int64
+	lastCR   bool
 }
 
 // add takes the next chunk of input; more is set when the chunk does not end the line. When
@@ -73,15 +80,21 @@ func (lr *lineAssembler) add(chunk []byte, more bool, max int) (line []byte, siz
 	if lr.skipping {
 		lr.skipped += int64(len(chunk))
 		if more {
+			lr.lastCR = len(chunk) > 0 && chunk[len(chunk)-1] == '\r'
 			return nil, 0, false
 		}
 		lr.skipping = false
-		return nil, lr.skipped - int64(len(chunk)-len(trimLineEnding(chunk))), true
+		ending := len(chunk) - len(trimLineEnding(chunk))
+		if lr.lastCR && (len(chunk) == 0 || string(chunk) == "\n") {
+			ending++ // the line's final CR came in the previous chunk
+		}
+		return nil, lr.skipped - int64(ending), true
 	}
 	if more {
 		// A '\r' at the end of chunk may belong to a CRLF, hence the 1 byte of slack.
 		if lr.fragBytes+len(chunk) > max+1 {
 			lr.skipping, lr.skipped = true, int64(lr.fragBytes+len(chunk))
+			lr.lastCR = chunk[len(chunk)-1] == '\r'
 			lr.frags, lr.fragBytes = nil, 0
 			return nil, 0, false
 		}

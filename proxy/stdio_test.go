@@ -170,3 +170,46 @@ func TestReadLinesLimitDoesNotHoldAnEndlessLine(t *testing.T) {
 		t.Errorf("reading a 64 MiB line allocated %d bytes, want at most %d", alloc, 4*limit)
 	}
 }
+
+// FuzzReadLinesLimit compares readLinesBuf, with a tiny buffer so that lines span many reads,
+// with splitting the input at each LF: every line within the limit is emitted unchanged (but
+// blank ones), and every line over it is reported with its size instead.
+func FuzzReadLinesLimit(f *testing.F) {
+	for _, seed := range []string{
+		"a\nb\n", "a\r\nb", strings.Repeat("x", 40) + "\r\n" + strings.Repeat("y", 17) + "\nz",
+		strings.Repeat("x", 31) + "\r\n", strings.Repeat("x", 32) + "\r\n\r\n", "  \n\t\n",
+		strings.Repeat("[", 100) + "\n" + strings.Repeat("]", 15) + "\r",
+	} {
+		f.Add([]byte(seed), uint8(16))
+	}
+	f.Fuzz(func(t *testing.T, input []byte, limit uint8) {
+		max := int(limit) + 1
+		type result struct {
+			Lines   []string
+			TooLong []int64
+		}
+		var want, got result
+		lines := bytes.Split(input, []byte("\n"))
+		for i, l := range lines {
+			if i == len(lines)-1 && len(l) == 0 {
+				break // the input ended with LF
+			}
+			l = bytes.TrimSuffix(l, []byte("\r"))
+			switch {
+			case len(l) > max:
+				want.TooLong = append(want.TooLong, int64(len(l)))
+			case len(bytes.TrimSpace(l)) > 0:
+				want.Lines = append(want.Lines, string(l))
+			}
+		}
+		err := readLinesBuf(bytes.NewReader(input), 16, max,
+			func(l []byte) bool { got.Lines = append(got.Lines, string(l)); return true },
+			func(n int64) bool { got.TooLong = append(got.TooLong, n); return true })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("limit %d (-want +got):\n%s", max, diff)
+		}
+	})
+}
