@@ -64,7 +64,7 @@ func (s *sseReader) maxEvent() int {
 // tooLarge ends the stream with errEventTooLarge and lets go of what was read of the event.
 func (s *sseReader) tooLarge() error {
 	s.line, s.data = nil, nil
-	s.err = fmt.Errorf("%w: more than %d bytes in one event; the server's answer was not read", errEventTooLarge, s.maxEvent())
+	s.err = fmt.Errorf("%w: more than the limit of %d bytes in one event", errEventTooLarge, s.maxEvent())
 	return s.err
 }
 

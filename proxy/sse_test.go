@@ -225,7 +225,7 @@ func TestSSEReaderDoesNotHoldAnEndlessEvent(t *testing.T) {
 	if !errors.Is(err, errEventTooLarge) {
 		t.Fatalf("err = %v, want errEventTooLarge", err)
 	}
-	if want := "server-sent event too large: more than 1048576 bytes in one event; the server's answer was not read"; err.Error() != want {
+	if want := "server-sent event too large: more than the limit of 1048576 bytes in one event"; err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 	if most := int64(len("id: 1\ndata: ") + limit + sseBufferSize); m.read > most {
