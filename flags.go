@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"strings"
@@ -28,7 +30,21 @@ func (f *connectionFlags) Validate() error {
 	}
 	u, err := url.Parse(f.URL)
 	if err != nil {
+		if strings.Contains(f.URL, "@") {
+			// The URL, which a *url.Error repeats, may hold a password: say only what is wrong.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return fmt.Errorf("--url (not shown, it may hold a password): %w", err)
+		}
 		return fmt.Errorf("--url %q: %w", f.URL, err)
+	}
+	if u.User != nil {
+		// Refused rather than stripped: the relay sends no Basic credentials, so whatever
+		// they were meant for would silently not happen, and the URL would be logged and
+		// written into client configs with the password in it.
+		return fmt.Errorf("--url %q: user info (user:password@) is not allowed; Cloud Run authenticates with the ID token, so remove it from the URL", u.Redacted())
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return fmt.Errorf("--url %q: scheme must be https", f.URL)
@@ -39,8 +55,23 @@ func (f *connectionFlags) Validate() error {
 	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
 		return fmt.Errorf("--url %q: plain http is allowed only for loopback hosts; use https", f.URL)
 	}
-	if f.RefreshMargin < 0 {
-		return fmt.Errorf("--refresh-margin %v: must not be negative", f.RefreshMargin)
+	return validRefreshMargin(f.RefreshMargin)
+}
+
+// maxRefreshMargin is the largest --refresh-margin accepted: the lifetime of a Google ID
+// token (one hour). Up to it, a margin not shorter than the token's lifetime means refreshing
+// at half the lifetime, with a warning; beyond it no token could ever honour it, so it is a
+// mistake (a value in milliseconds, say), as are NaN and infinities, which would act as 0.
+const maxRefreshMargin = 3600
+
+func validRefreshMargin(m float64) error {
+	switch {
+	case math.IsNaN(m) || math.IsInf(m, 0):
+		return fmt.Errorf("--refresh-margin %v: must be a number of seconds between 0 and %d", m, maxRefreshMargin)
+	case m < 0:
+		return fmt.Errorf("--refresh-margin %v: must not be negative", m)
+	case m > maxRefreshMargin:
+		return fmt.Errorf("--refresh-margin %v: must be at most %d seconds, the lifetime of an ID token", m, maxRefreshMargin)
 	}
 	return nil
 }

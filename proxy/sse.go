@@ -3,6 +3,8 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -35,6 +37,35 @@ type sseReader struct {
 	idBuffer string
 	// Retry is the reconnection delay the server asked for, zero if it sent none.
 	Retry time.Duration
+
+	// MaxEvent is the largest event data accepted, in bytes; zero means
+	// defaultMaxMessageSize. A line may be longer by the "data: " before the data. The reader
+	// never holds more than about that much of one event, however long the server sends.
+	MaxEvent int
+	// err, once set, is returned by every later call to next: a stream cut inside an event
+	// too large to hold cannot be read further.
+	err error
+}
+
+// errEventTooLarge is wrapped by the error of an event (or one line of the stream) larger
+// than the reader's MaxEvent.
+var errEventTooLarge = errors.New("server-sent event too large")
+
+// maxLineOverhead is what a line may hold besides an event's data: the field name.
+const maxLineOverhead = len("data: ")
+
+func (s *sseReader) maxEvent() int {
+	if s.MaxEvent > 0 {
+		return s.MaxEvent
+	}
+	return defaultMaxMessageSize
+}
+
+// tooLarge ends the stream with errEventTooLarge and lets go of what was read of the event.
+func (s *sseReader) tooLarge() error {
+	s.line, s.data = nil, nil
+	s.err = fmt.Errorf("%w: more than the limit of %d bytes in one event", errEventTooLarge, s.maxEvent())
+	return s.err
 }
 
 // sseBufferSize is the read buffer of an event stream: large enough that a large message
@@ -50,6 +81,8 @@ func newSSEReader(r io.Reader) *sseReader {
 // the relay spends on a small message (BenchmarkRelayEchoSSE).
 type sseBufferPool struct {
 	p sync.Pool
+	// MaxEvent is the MaxEvent of every reader the pool returns; zero means the default.
+	MaxEvent int
 }
 
 // reader returns a reader of the event stream r; give it back with release when the stream
@@ -57,10 +90,12 @@ type sseBufferPool struct {
 func (bp *sseBufferPool) reader(r io.Reader) *sseReader {
 	br, ok := bp.p.Get().(*bufio.Reader)
 	if !ok {
-		return newSSEReader(r)
+		s := newSSEReader(r)
+		s.MaxEvent = bp.MaxEvent
+		return s
 	}
 	br.Reset(r)
-	return &sseReader{r: br}
+	return &sseReader{r: br, MaxEvent: bp.MaxEvent}
 }
 
 // release recycles s's buffer; s must not be used afterwards. Events it returned stay valid:
@@ -77,8 +112,12 @@ func (bp *sseBufferPool) release(s *sseReader) {
 // cut event. An unterminated event at the end of the stream is incomplete and dropped, whether
 // the stream ended cleanly or broke. Events without data (priming events that carry only an
 // id) and events of a type other than "message" update LastEventID and Retry but are not
-// returned. At the end of the stream next returns io.EOF or the read error.
+// returned. At the end of the stream next returns io.EOF or the read error. An event or line
+// larger than MaxEvent ends the stream with an error wrapping errEventTooLarge.
 func (s *sseReader) next() (sseEvent, error) {
+	if s.err != nil {
+		return sseEvent{}, s.err
+	}
 	s.data = s.data[:0]
 	var ev sseEvent
 	for {
@@ -87,7 +126,9 @@ func (s *sseReader) next() (sseEvent, error) {
 			return sseEvent{}, err
 		}
 		if len(line) > 0 {
-			s.field(line, &ev)
+			if err := s.field(line, &ev); err != nil {
+				return sseEvent{}, err
+			}
 			continue
 		}
 		s.LastEventID = s.idBuffer
@@ -105,9 +146,9 @@ func (s *sseReader) resumeFrom(id string) {
 	s.LastEventID, s.idBuffer = id, id
 }
 
-func (s *sseReader) field(line []byte, ev *sseEvent) {
+func (s *sseReader) field(line []byte, ev *sseEvent) error {
 	if line[0] == ':' {
-		return // a comment, often a keep-alive
+		return nil // a comment, often a keep-alive
 	}
 	name, value, found := bytes.Cut(line, []byte{':'})
 	if found && len(value) > 0 && value[0] == ' ' {
@@ -116,6 +157,9 @@ func (s *sseReader) field(line []byte, ev *sseEvent) {
 	switch string(name) {
 	case "data":
 		if ev.HasData {
+			if len(s.data)+1+len(value) > s.maxEvent() {
+				return s.tooLarge()
+			}
 			s.data = append(s.data, '\n')
 			s.data = append(s.data, value...)
 			break
@@ -123,6 +167,9 @@ func (s *sseReader) field(line []byte, ev *sseEvent) {
 		// The first data line of an event becomes the data without a copy: the line buffer
 		// and the data buffer swap roles. A message is most often a single data line, so a
 		// large one is held once, not twice.
+		if len(value) > s.maxEvent() {
+			return s.tooLarge()
+		}
 		s.line, s.data = s.data[:0], value
 		ev.HasData = true
 	case "id":
@@ -136,11 +183,14 @@ func (s *sseReader) field(line []byte, ev *sseEvent) {
 	case "event":
 		ev.Type = string(value)
 	}
+	return nil
 }
 
 // readLine returns the next line without its ending (CRLF, LF or CR). The returned slice is
-// reused by the next call. At the end of input it returns what it has with io.EOF.
+// reused by the next call. At the end of input it returns what it has with io.EOF. A line
+// longer than the limit is an error before more than the limit is held.
 func (s *sseReader) readLine() ([]byte, error) {
+	limit := s.maxEvent() + maxLineOverhead
 	s.line = s.line[:0]
 	// A line that outgrows s.line is collected in fragments and joined once into a buffer of
 	// its exact size: growing one slice by append would allocate about five times the line.
@@ -161,6 +211,17 @@ func (s *sseReader) readLine() ([]byte, error) {
 			}
 		}
 		i := bytes.IndexAny(chunk, "\r\n")
+		held := len(s.line)
+		if frags != nil {
+			held = fragBytes
+		}
+		n := len(chunk)
+		if i >= 0 {
+			n = i
+		}
+		if held+n > limit {
+			return nil, s.tooLarge()
+		}
 		if i < 0 {
 			switch {
 			case frags == nil && len(s.line)+len(chunk) <= cap(s.line):
@@ -200,6 +261,7 @@ func (s *sseReader) join(frags [][]byte, fragBytes int, tail []byte) []byte {
 func (s *sseReader) continueWith(r io.Reader) *sseReader {
 	s.r.Reset(r)
 	s.skipLF = false
+	s.err = nil
 	s.idBuffer = s.LastEventID // the cut event's id, if any, was never applied
 	return s
 }

@@ -3,7 +3,9 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -17,8 +19,12 @@ type parsedStream struct {
 	Retry       time.Duration
 }
 
-func parseAll(r io.Reader) (parsedStream, error) {
+func parseAll(r io.Reader) (parsedStream, error) { return parseAllLimit(r, 0) }
+
+// parseAllLimit parses r with a MaxEvent of limit; zero means the default.
+func parseAllLimit(r io.Reader, limit int) (parsedStream, error) {
 	sr := newSSEReader(r)
+	sr.MaxEvent = limit
 	var got parsedStream
 	for {
 		ev, err := sr.next()
@@ -115,17 +121,35 @@ func FuzzSSEReader(f *testing.F) {
 	for _, seed := range []string{
 		"data: x\n\n", "id: 1\r\ndata: a\r\ndata: b\r\n\r\n", "data: x\r\rretry: 10\r", ": c\n\ndata", "data:\xff\n\n",
 	} {
-		f.Add([]byte(seed), uint16(1))
+		f.Add([]byte(seed), uint16(1), uint8(0))
 	}
-	f.Fuzz(func(t *testing.T, stream []byte, split uint16) {
-		whole, err := parseAll(bytes.NewReader(stream))
-		if err != nil {
-			t.Fatal(err)
+	// Events and lines around a small limit: at it, over it in one line, over it in several.
+	for _, seed := range []string{
+		"data: " + strings.Repeat("a", 16) + "\n\ndata: b\n\n",
+		"data: " + strings.Repeat("a", 17) + "\n\ndata: b\n\n",
+		"data: " + strings.Repeat("a", 8) + "\ndata: " + strings.Repeat("a", 8) + "\r\n\r\n",
+		": " + strings.Repeat("c", 40) + "\rdata: x\r\r",
+		"id: 1\ndata: " + strings.Repeat("a", 40),
+	} {
+		f.Add([]byte(seed), uint16(7), uint8(16))
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, split uint16, limit uint8) {
+		whole, errWhole := parseAllLimit(bytes.NewReader(stream), int(limit))
+		if errWhole != nil && !errors.Is(errWhole, errEventTooLarge) {
+			t.Fatal(errWhole)
+		}
+		if errWhole != nil && (limit == 0 || len(stream) <= int(limit)) {
+			t.Fatalf("%v though the stream is %d bytes, the limit %d", errWhole, len(stream), limit)
 		}
 		at := int(split) % (len(stream) + 1)
-		parts, err := parseAll(io.MultiReader(bytes.NewReader(stream[:at]), iotest.OneByteReader(bytes.NewReader(stream[at:]))))
-		if err != nil {
-			t.Fatal(err)
+		parts, errParts := parseAllLimit(io.MultiReader(bytes.NewReader(stream[:at]), iotest.OneByteReader(bytes.NewReader(stream[at:]))), int(limit))
+		if !errors.Is(errParts, errWhole) && fmt.Sprint(errParts) != fmt.Sprint(errWhole) {
+			t.Fatalf("split at %d: err %v, whole: %v", at, errParts, errWhole)
+		}
+		for _, d := range whole.Data {
+			if limit > 0 && len(d) > int(limit) {
+				t.Fatalf("event of %d bytes passed the limit of %d", len(d), limit)
+			}
 		}
 		if diff := cmp.Diff(whole, parts); diff != "" {
 			t.Fatalf("parse differs when split at %d (-whole +split):\n%s", at, diff)
@@ -139,4 +163,98 @@ func FuzzSSEReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSSEReaderLimitsEventSize(t *testing.T) {
+	const limit = 100
+	data := func(n int) string { return strings.Repeat("d", n) }
+	tests := []struct {
+		desc    string
+		stream  string
+		want    []string
+		wantErr bool
+	}{
+		{desc: "data at the limit", stream: "data: " + data(limit) + "\n\n", want: []string{data(limit)}},
+		{desc: "data over the limit", stream: "data: x\n\ndata: " + data(limit+1) + "\n\ndata: y\n\n", want: []string{"x"}, wantErr: true},
+		{desc: "data over the limit, no space", stream: "data:" + data(limit+1) + "\n\n", wantErr: true},
+		{desc: "lines that add up to over the limit", stream: "data: " + data(60) + "\ndata: " + data(40) + "\n\n", wantErr: true},
+		{desc: "lines that add up to the limit", stream: "data: " + data(60) + "\ndata: " + data(39) + "\n\n", want: []string{data(60) + "\n" + data(39)}},
+		{desc: "comment over the limit", stream: ": " + data(limit+10) + "\ndata: x\n\n", wantErr: true},
+		{desc: "line over the limit without end", stream: "data: " + data(10*limit), wantErr: true},
+		{desc: "many events each under the limit", stream: strings.Repeat("data: "+data(limit)+"\n\n", 5), want: []string{data(limit), data(limit), data(limit), data(limit), data(limit)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			for name, r := range map[string]io.Reader{
+				"whole":    strings.NewReader(tc.stream),
+				"bytewise": iotest.OneByteReader(strings.NewReader(tc.stream)),
+			} {
+				sr := newSSEReader(r)
+				sr.MaxEvent = limit
+				var got []string
+				var err error
+				for {
+					var ev sseEvent
+					if ev, err = sr.next(); err != nil {
+						break
+					}
+					got = append(got, string(ev.Data))
+				}
+				if tc.wantErr != errors.Is(err, errEventTooLarge) {
+					t.Fatalf("%s: err = %v, want errEventTooLarge: %v", name, err, tc.wantErr)
+				}
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("%s: events (-want +got):\n%s", name, diff)
+				}
+				if _, again := sr.next(); tc.wantErr && !errors.Is(again, errEventTooLarge) {
+					t.Errorf("%s: next after the error = %v, want errEventTooLarge again", name, again)
+				}
+			}
+		})
+	}
+}
+
+// TestSSEReaderDoesNotHoldAnEndlessEvent reads an event without a line break that never
+// ends: the reader must fail once it has read about the limit, not keep reading.
+func TestSSEReaderDoesNotHoldAnEndlessEvent(t *testing.T) {
+	const limit = 1 << 20
+	m := &measuringReader{r: io.MultiReader(strings.NewReader("id: 1\ndata: "), endless{})}
+	sr := newSSEReader(m)
+	sr.MaxEvent = limit
+	_, err := sr.next()
+	if !errors.Is(err, errEventTooLarge) {
+		t.Fatalf("err = %v, want errEventTooLarge", err)
+	}
+	if want := "server-sent event too large: more than the limit of 1048576 bytes in one event"; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+	if most := int64(len("id: 1\ndata: ") + limit + sseBufferSize); m.read > most {
+		t.Errorf("read %d bytes of the stream, want at most %d", m.read, most)
+	}
+	// A resumed stream starts afresh.
+	sr = sr.continueWith(strings.NewReader("data: ok\n\n"))
+	if ev, err := sr.next(); err != nil || string(ev.Data) != "ok" {
+		t.Errorf("after continueWith: next = %q, %v", ev.Data, err)
+	}
+}
+
+func TestSSEReaderDefaultLimit(t *testing.T) {
+	sr := newSSEReader(io.MultiReader(strings.NewReader("data: "), endless{}))
+	if _, err := sr.next(); !errors.Is(err, errEventTooLarge) {
+		t.Fatalf("err = %v, want errEventTooLarge", err)
+	}
+}
+
+func TestSSEBufferPoolAppliesItsLimit(t *testing.T) {
+	bp := &sseBufferPool{MaxEvent: 8}
+	for range 2 { // a fresh buffer, then a recycled one
+		sr := bp.reader(strings.NewReader("data: 12345678\n\ndata: 123456789\n\n"))
+		if ev, err := sr.next(); err != nil || string(ev.Data) != "12345678" {
+			t.Fatalf("next = %q, %v", ev.Data, err)
+		}
+		if _, err := sr.next(); !errors.Is(err, errEventTooLarge) {
+			t.Fatalf("err = %v, want errEventTooLarge", err)
+		}
+		bp.release(sr)
+	}
 }

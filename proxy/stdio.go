@@ -9,47 +9,114 @@ import (
 	"sync"
 )
 
-// readLines calls emit with each newline-delimited line of r, without its line ending, until
-// r ends or emit returns false. Lines may be of any size. Each line is a fresh slice the
-// callee owns. A final line without a newline is still emitted. Blank lines are skipped.
+// readLines is readLinesLimit with the default limit, skipping over-long lines silently.
 func readLines(r io.Reader, emit func([]byte) bool) error {
-	br := bufio.NewReaderSize(r, 64*1024)
-	// A line longer than br's buffer is collected in fragments and joined once into a slice
-	// of its exact size: growing one slice by append would allocate about five times the
-	// line and keep up to a quarter more than it needs.
-	var frags [][]byte
-	fragBytes := 0
+	return readLinesLimit(r, 0, emit, nil)
+}
+
+// readLinesLimit calls emit with each newline-delimited line of r, without its line ending,
+// until r ends or emit returns false. Each line is a fresh slice the callee owns. A final
+// line without a newline is still emitted. Blank lines are skipped.
+//
+// A line longer than max bytes (zero or less means defaultMaxMessageSize) is not emitted:
+// it is read and discarded up to its newline, holding no more than max bytes of it, and
+// tooLong, if not nil, is called with its size instead, so that the caller can answer it
+// (the relay answers -32700 with id null: the id cannot be known). Reading stops when
+// tooLong returns false.
+func readLinesLimit(r io.Reader, max int, emit func([]byte) bool, tooLong func(size int64) bool) error {
+	return readLinesBuf(r, 64*1024, max, emit, tooLong)
+}
+
+// readLinesBuf is readLinesLimit with a read buffer of bufSize bytes, which tests make small.
+func readLinesBuf(r io.Reader, bufSize, max int, emit func([]byte) bool, tooLong func(size int64) bool) error {
+	if max <= 0 {
+		max = defaultMaxMessageSize
+	}
+	br := bufio.NewReaderSize(r, bufSize)
+	var lr lineAssembler
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			frags = append(frags, bytes.Clone(chunk))
-			fragBytes += len(chunk)
-			continue
-		}
-		var line []byte
-		if frags != nil {
-			line = make([]byte, 0, fragBytes+len(chunk))
-			for _, f := range frags {
-				line = append(line, f...)
+		line, size, done := lr.add(chunk, errors.Is(err, bufio.ErrBufferFull), max)
+		if done {
+			more := true
+			switch {
+			case size > int64(max):
+				more = tooLong == nil || tooLong(size)
+			case len(bytes.TrimSpace(line)) > 0:
+				more = emit(line)
 			}
-			line = append(line, chunk...)
-			frags, fragBytes = nil, 0
-		} else if len(chunk) > 0 {
-			line = bytes.Clone(chunk)
-		}
-		line = trimLineEnding(line)
-		if len(bytes.TrimSpace(line)) > 0 {
-			if !emit(line) {
+			if !more {
 				return nil
 			}
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
 	}
+}
+
+// A lineAssembler joins the chunks of one line. A line longer than a reader's buffer is
+// collected in fragments and joined once into a slice of its exact size: growing one slice
+// by append would allocate about five times the line and keep up to a quarter more than it
+// needs. Once a line is known to be over the limit its fragments are dropped and the rest
+// is only counted.
+type lineAssembler struct {
+	frags     [][]byte
+	fragBytes int
+	// skipping is set while an over-long line is discarded; skipped counts its bytes, and
+	// lastCR says whether the last of them was a CR, which may start the CRLF ending.
+	skipping bool
+	skipped  int64
+	lastCR   bool
+}
+
+// add takes the next chunk of input; more is set when the chunk does not end the line. When
+// the line is complete, add returns it without its ending (nil if over the limit), its
+// size, and done.
+func (lr *lineAssembler) add(chunk []byte, more bool, max int) (line []byte, size int64, done bool) {
+	if lr.skipping {
+		lr.skipped += int64(len(chunk))
+		if more {
+			lr.lastCR = len(chunk) > 0 && chunk[len(chunk)-1] == '\r'
+			return nil, 0, false
+		}
+		lr.skipping = false
+		ending := len(chunk) - len(trimLineEnding(chunk))
+		if lr.lastCR && (len(chunk) == 0 || string(chunk) == "\n") {
+			ending++ // the line's final CR came in the previous chunk
+		}
+		return nil, lr.skipped - int64(ending), true
+	}
+	if more {
+		// A '\r' at the end of chunk may belong to a CRLF, hence the 1 byte of slack.
+		if lr.fragBytes+len(chunk) > max+1 {
+			lr.skipping, lr.skipped = true, int64(lr.fragBytes+len(chunk))
+			lr.lastCR = chunk[len(chunk)-1] == '\r'
+			lr.frags, lr.fragBytes = nil, 0
+			return nil, 0, false
+		}
+		lr.frags = append(lr.frags, bytes.Clone(chunk))
+		lr.fragBytes += len(chunk)
+		return nil, 0, false
+	}
+	if lr.frags != nil {
+		line = make([]byte, 0, lr.fragBytes+len(chunk))
+		for _, f := range lr.frags {
+			line = append(line, f...)
+		}
+		line = append(line, chunk...)
+		lr.frags, lr.fragBytes = nil, 0
+	} else if len(chunk) > 0 {
+		line = bytes.Clone(chunk)
+	}
+	line = trimLineEnding(line)
+	if len(line) > max {
+		return nil, int64(len(line)), true
+	}
+	return line, int64(len(line)), true
 }
 
 func trimLineEnding(line []byte) []byte {

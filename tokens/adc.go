@@ -1,11 +1,13 @@
 package tokens
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -118,6 +120,9 @@ func readCredFile(path string) (*credFile, error) {
 }
 
 func parseCredJSON(b []byte) (*credFile, error) {
+	// Editors on Windows save UTF-8 with a byte order mark, which encoding/json (and the
+	// libraries given raw) refuse; it carries no meaning in JSON, so it is dropped.
+	b = bytes.TrimPrefix(b, []byte("\ufeff"))
 	var f credFile
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("malformed JSON (%s): replace the file with a fresh key or run `gcloud auth application-default login`", jsonErrSummary(err))
@@ -127,6 +132,23 @@ func parseCredJSON(b []byte) (*credFile, error) {
 		return nil, err
 	}
 	return &f, nil
+}
+
+// warnIfReadableByOthers logs one warning when the credentials file at path holds a secret
+// and other users may read it, as ssh does for a private key. It is called once, when the
+// provider is built.
+func warnIfReadableByOthers(log *slog.Logger, path string, f *credFile) {
+	if runtime.GOOS == "windows" || f.Type == TypeExternalAccount {
+		// Windows guards files with ACLs, not mode bits (Go reports 0666 for any writable
+		// file); an external_account file holds no secret, only where to get one.
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o044 == 0 {
+		return
+	}
+	log.Warn("credentials file is readable by other users; restrict it with chmod 600 "+path,
+		"file", path, "mode", fmt.Sprintf("%#o", fi.Mode().Perm()))
 }
 
 // jsonErrSummary describes a JSON error without quoting the input.

@@ -71,6 +71,7 @@ func newGoogleAuth(ctx context.Context, e env) (*googleAuthProvider, error) {
 		if err != nil {
 			return nil, err
 		}
+		warnIfReadableByOthers(e.Logger, loc.path, f)
 		p, err := fromCredFile(e, f, loc.path)
 		if err != nil {
 			return nil, fmt.Errorf("credentials file %s: %w", loc.path, err)

@@ -1,13 +1,13 @@
 package fakecloudrun
 
 import (
-	"strings"
 	"bytes"
 	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/e2e/faults"
