@@ -20,6 +20,7 @@ const defaultMemoryLimit = 24 << 20
 // runCmd is `mcp-cloudrun-proxy run`: the stdio MCP server an MCP client starts.
 type runCmd struct {
 	connectionFlags
+	MaxMessageSize int `help:"Largest message in MiB accepted from the client or the server; a larger one is answered with an error." env:"MCP_CLOUDRUN_PROXY_MAX_MESSAGE_SIZE" default:"64" placeholder:"MIB"`
 }
 
 // Validate defers run's flag checks to Run: a client shows nothing but "connection closed"
@@ -43,7 +44,7 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 	}
 	auth := newStartingAuthorizer(s.Stderr)
 	url := c.URL
-	if err := c.connectionFlags.Validate(); err != nil {
+	if err := c.validate(); err != nil {
 		auth.start(nil, err)
 		url = "http://127.0.0.1/" // never contacted: every request fails at Authorize
 	} else {
@@ -62,10 +63,11 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 		}
 	}()
 	relay, err := proxy.New(proxy.Config{
-		URL:       url,
-		Auth:      auth,
-		UserAgent: "mcp-cloudrun-proxy/" + version,
-		Logger:    log,
+		URL:            url,
+		Auth:           auth,
+		UserAgent:      "mcp-cloudrun-proxy/" + version,
+		Logger:         log,
+		MaxMessageSize: c.MaxMessageSize << 20,
 		RejectionHint: func() string {
 			cache, err := auth.ready(context.Background())
 			if err != nil {
@@ -84,6 +86,17 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 	}
 	if err != nil {
 		return &exitError{Code: 1, Err: err}
+	}
+	return nil
+}
+
+// validate checks run's flags; Run answers the client with what is wrong.
+func (c *runCmd) validate() error {
+	if err := c.connectionFlags.Validate(); err != nil {
+		return err
+	}
+	if c.MaxMessageSize < 1 || c.MaxMessageSize > 4096 {
+		return fmt.Errorf("--max-message-size %d: must be between 1 and 4096 (MiB)", c.MaxMessageSize)
 	}
 	return nil
 }

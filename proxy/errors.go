@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/jsonscan"
 	"github.com/tidwall/gjson"
 )
 
@@ -20,6 +21,11 @@ const (
 	codeParseError    = -32700
 	codeInternalError = -32603
 )
+
+// tooLargeResponse answers a stdin line longer than max bytes; its id cannot be known.
+func tooLargeResponse(max int) []byte {
+	return errorResponse([]byte("null"), codeParseError, fmt.Sprintf("Parse error: the line is larger than the maximum message size of %d bytes (mcp-cloudrun-proxy --max-message-size)", max))
+}
 
 var parseErrorResponse = []byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: the line is not a JSON-RPC message (a JSON object or array)"}}`)
 
@@ -93,7 +99,7 @@ func (e *serverError) Error() string {
 // asServerError returns the JSON-RPC error in an error answer's body, if that is what it is.
 func asServerError(status int, body []byte) *serverError {
 	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' || !gjson.ValidBytes(body) {
+	if len(body) == 0 || body[0] != '{' || jsonscan.Valid(body, 0) != nil {
 		return nil
 	}
 	e := gjson.GetBytes(body, "error")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/jsonscan"
 	"github.com/tidwall/gjson"
 )
 
@@ -382,15 +383,15 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 	case "text/event-stream":
 		return r.relayStream(ctx, m, resp.Body, s, sink)
 	case "application/json":
-		body, err := readBody(resp)
+		body, err := readBodyLimit(resp.Body, resp.ContentLength, int64(r.cfg.MaxMessageSize))
 		if err != nil {
-			return fmt.Errorf("read upstream response: %w", err)
+			return fmt.Errorf("read upstream response: %w%s", err, sizeHint(err))
 		}
 		if len(body) == 0 && expected == 0 {
 			return nil
 		}
-		if !gjson.ValidBytes(body) {
-			return fmt.Errorf("upstream answered HTTP %d with invalid JSON: %s", resp.StatusCode, excerpt(body))
+		if err := jsonscan.Valid(body, 0); err != nil {
+			return fmt.Errorf("upstream answered HTTP %d with invalid JSON (%v): %s", resp.StatusCode, err, excerpt(body))
 		}
 		sink(body)
 		return nil
@@ -431,6 +432,9 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 			return ctx.Err()
 		}
 		why := "the stream ended"
+		if errors.Is(err, errEventTooLarge) {
+			return fmt.Errorf("upstream event stream: %w%s", err, sizeHint(err))
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			why = "the stream broke: " + err.Error()
 		}
@@ -490,8 +494,8 @@ func (r *Relay) pumpEvents(sr *sseReader, pending *int, untilDone bool, sink fun
 		if err != nil {
 			return err
 		}
-		if !gjson.ValidBytes(ev.Data) {
-			r.log.Warn("dropping an upstream event whose data is not JSON", "bytes", len(ev.Data))
+		if err := jsonscan.Valid(ev.Data, 0); err != nil {
+			r.log.Warn("dropping an upstream event whose data is not JSON", "bytes", len(ev.Data), "error", err)
 			continue
 		}
 		*pending -= countResponses(ev.Data)
@@ -505,15 +509,12 @@ func isEventStream(resp *http.Response) bool {
 	return mediaType == "text/event-stream"
 }
 
-// readBody reads a whole response body, sized up front when the length is known so that a
-// large message is read without repeated growth.
-func readBody(resp *http.Response) ([]byte, error) {
-	if resp.ContentLength > 0 && resp.ContentLength < 1<<31 {
-		buf := make([]byte, resp.ContentLength)
-		_, err := io.ReadFull(resp.Body, buf)
-		return buf, err
+// sizeHint names the setting to raise when a message was too large.
+func sizeHint(err error) string {
+	if errors.Is(err, errBodyTooLarge) || errors.Is(err, errEventTooLarge) {
+		return " (raise --max-message-size if the server's answers are really this large)"
 	}
-	return io.ReadAll(resp.Body)
+	return ""
 }
 
 // discard drains a little of a body so the connection can be reused, then closes it.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/jsonscan"
 	"github.com/tidwall/gjson"
 )
 
@@ -97,7 +98,9 @@ func (m *message) noteAnswers(msg []byte) {
 func classify(body []byte) message {
 	m := message{body: body, size: len(body)}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || !gjson.ValidBytes(body) {
+	// jsonscan first: gjson's own validation recurses, and 10 million "[" would overflow
+	// the stack; within jsonscan's depth limit gjson's recursion is harmless.
+	if len(trimmed) == 0 || jsonscan.Valid(body, 0) != nil {
 		return m
 	}
 	switch trimmed[0] {

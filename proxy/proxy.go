@@ -57,6 +57,14 @@ type Config struct {
 	// RejectionHint returns what is added to the error a client sees when the server rejects
 	// freshly fetched credentials, e.g. which audience was used and by whom. Nil adds nothing.
 	RejectionHint func() string
+	// MaxMessageSize is the largest message, in bytes, the relay accepts from stdin (a line)
+	// or from the server (a JSON body or one event); a larger one is answered with an error
+	// and the relay goes on. Zero means 64 MiB.
+	MaxMessageSize int
+	// MaxInFlight bounds the client requests relayed at once. When it is reached (a client
+	// that stopped reading stdout holds every answer up), stdin is not read until one ends,
+	// so memory stays bounded. Zero means 512.
+	MaxInFlight int
 	// StreamReadyWait bounds how long the message after the handshake waits for the
 	// standalone event stream to open, so that a server request sent right after
 	// initialization has somewhere to go. Zero means 3 seconds.
@@ -109,6 +117,12 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.RetryBudget == 0 {
 		cfg.RetryBudget = 20 * time.Second
 	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = defaultMaxMessageSize
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 512
+	}
 	if cfg.StreamReadyWait == 0 {
 		cfg.StreamReadyWait = 3 * time.Second
 	}
@@ -135,13 +149,15 @@ func New(cfg Config) (*Relay, error) {
 		Transport:     newTransport(&cfg, cfg.Transport, logger),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Relay{cfg: cfg, endpoint: u, http: client, log: logger}, nil
+	r := &Relay{cfg: cfg, endpoint: u, http: client, log: logger}
+	r.sseBufs.MaxEvent = cfg.MaxMessageSize
+	return r, nil
 }
 
 // Run relays messages from stdin to the server and from the server to stdout until stdin
-// ends or ctx is cancelled. Requests still in flight then get [Config.ShutdownGrace] to
-// finish; the session is deleted upstream and Run returns nil. It returns an error only when
-// stdin or stdout fail.
+// ends, ctx is cancelled or stdout fails. Requests still in flight then get
+// [Config.ShutdownGrace] to finish; the session is deleted upstream. Run returns an error when
+// stdin or stdout failed, or the [StartupError] that kept the relay from working.
 func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	r.out = newLineWriter(stdout, r.log)
 
@@ -151,68 +167,7 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	r.sess.init(work)
 
 	var inflight sync.WaitGroup
-	lines := make(chan []byte)
-	readErr := make(chan error, 1)
-	go func() {
-		// The reader may stay blocked on stdin after Run returns when ctx was cancelled;
-		// the process is exiting then, and closing stdin ends it.
-		readErr <- readLines(stdin, func(line []byte) bool {
-			select {
-			case lines <- line:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		})
-	}()
-
-	// Messages are relayed concurrently, except that nothing overtakes the handshake: a
-	// message read after initialize or notifications/initialized is sent only once that one
-	// is done, as the server requires. barrier is closed when the latest such message is.
-	barrier := make(chan struct{})
-	close(barrier)
-	var runErr error
-loop:
-	for {
-		select {
-		case line := <-lines:
-			m := classify(line)
-			after := barrier
-			if m.kind == kindResponse {
-				// The client's answer to a server request (such as a ping sent during
-				// initialize) may be what the handshake is waiting for.
-				after = nil
-			}
-			var done chan struct{}
-			if m.isHandshake() {
-				done = make(chan struct{})
-				barrier = done
-			}
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
-				if done != nil {
-					defer close(done)
-				}
-				if after != nil {
-					select {
-					case <-after:
-					case <-work.Done():
-					}
-				}
-				r.handle(work, &m)
-			}()
-		case err := <-readErr:
-			if err != nil {
-				runErr = fmt.Errorf("read stdin: %w", err)
-			}
-			r.log.Debug("stdin closed; shutting down")
-			break loop
-		case <-ctx.Done():
-			r.log.Debug("shutdown requested", "cause", context.Cause(ctx))
-			break loop
-		}
-	}
+	runErr := r.dispatch(ctx, work, r.readStdin(ctx, stdin), &inflight)
 
 	// Listen streams never end by themselves: the client is gone, so they end now.
 	r.pending.cancelListens(errShuttingDown)
@@ -233,6 +188,122 @@ loop:
 		runErr = se
 	}
 	return runErr
+}
+
+// stdinEvents carry what the stdin reader found: lines, then the end of input.
+type stdinEvents struct {
+	lines <-chan []byte
+	end   <-chan error
+}
+
+// readStdin reads lines until stdin ends or ctx is cancelled. A line above MaxMessageSize is
+// skipped without being held and answered with a parse error at once. The reader may stay
+// blocked on stdin after Run returns when ctx was cancelled; the process is exiting then.
+func (r *Relay) readStdin(ctx context.Context, stdin io.Reader) stdinEvents {
+	lines := make(chan []byte)
+	end := make(chan error, 1)
+	go func() {
+		end <- readLinesLimit(stdin, r.cfg.MaxMessageSize, func(line []byte) bool {
+			select {
+			case lines <- line:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}, func(size int64) bool {
+			r.log.Warn("stdin: line larger than the maximum message size; answering with a parse error", "bytes", size, "max", r.cfg.MaxMessageSize)
+			r.out.writeMessage(tooLargeResponse(r.cfg.MaxMessageSize))
+			return true
+		})
+	}()
+	return stdinEvents{lines: lines, end: end}
+}
+
+// dispatch hands each stdin line to a goroutine of its own until stdin ends, ctx is cancelled
+// or stdout fails. Nothing overtakes the handshake: a message read after initialize or
+// notifications/initialized is sent only once that one is done, as the server requires
+// (barrier is closed when the latest such message is). At most MaxInFlight messages that
+// await answers run at once: when they are all held up (a client not reading stdout), stdin
+// is not read either.
+func (r *Relay) dispatch(ctx, work context.Context, in stdinEvents, inflight *sync.WaitGroup) error {
+	barrier := make(chan struct{})
+	close(barrier)
+	slots := make(chan struct{}, r.cfg.MaxInFlight)
+	for {
+		select {
+		case line := <-in.lines:
+			m := classify(line)
+			after := barrier
+			if m.kind == kindResponse {
+				// The client's answer to a server request (such as a ping sent during
+				// initialize) may be what the handshake is waiting for.
+				after = nil
+			}
+			var done chan struct{}
+			if m.isHandshake() {
+				done = make(chan struct{})
+				barrier = done
+			}
+			if !r.takeSlot(ctx, &m, slots) {
+				return nil
+			}
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				defer r.releaseSlot(&m, slots)
+				if done != nil {
+					defer close(done)
+				}
+				if after != nil {
+					select {
+					case <-after:
+					case <-work.Done():
+					}
+				}
+				r.handle(work, &m)
+			}()
+		case err := <-in.end:
+			r.log.Debug("stdin closed; shutting down")
+			if err != nil {
+				return fmt.Errorf("read stdin: %w", err)
+			}
+			return nil
+		case <-r.out.failed:
+			r.log.Warn("stdout is closed: the client is gone; shutting down")
+			return nil
+		case <-ctx.Done():
+			r.log.Debug("shutdown requested", "cause", context.Cause(ctx))
+			return nil
+		}
+	}
+}
+
+// takeSlot waits for room for m when it awaits an answer; notifications and the client's
+// responses (notifications/cancelled among them) always go through. It reports false when the
+// relay is shutting down instead.
+func (r *Relay) takeSlot(ctx context.Context, m *message, slots chan struct{}) bool {
+	if m.responsesExpected() == 0 {
+		return true
+	}
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	r.log.Debug("too many requests in flight; pausing stdin until one ends", "max", r.cfg.MaxInFlight)
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-r.out.failed:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+func (r *Relay) releaseSlot(m *message, slots chan struct{}) {
+	if m.responsesExpected() > 0 {
+		<-slots
+	}
 }
 
 // waitTimeout waits for wg up to d and reports whether it finished in time.

@@ -132,10 +132,12 @@ type lineWriter struct {
 	mu       sync.Mutex
 	w        *bufio.Writer
 	writeErr error
+	// failed is closed when a write fails: the client has gone and the relay shuts down.
+	failed chan struct{}
 }
 
 func newLineWriter(w io.Writer, log *slog.Logger) *lineWriter {
-	return &lineWriter{w: bufio.NewWriterSize(w, 64*1024), log: log}
+	return &lineWriter{w: bufio.NewWriterSize(w, 64*1024), log: log, failed: make(chan struct{})}
 }
 
 // writeMessage writes msg and a newline. A JSON text holds raw CR or LF bytes only as
@@ -161,6 +163,7 @@ func (lw *lineWriter) writeMessage(msg []byte) {
 	if err != nil {
 		lw.writeErr = err
 		lw.log.Warn("cannot write to stdout; dropping messages from now on", "error", err)
+		close(lw.failed)
 	}
 }
 
