@@ -124,6 +124,7 @@ func (d *diagnosis) run(ctx context.Context) *probe.Report {
 		return rep
 	}
 	rep.Add(d.step(ctx, func(ctx context.Context) probe.Step { return p.CheckTools(ctx, d.token.Reveal(), sess, hints) }))
+	rep.Add(d.step(ctx, func(ctx context.Context) probe.Step { return p.CheckDiscover(ctx, d.token.Reveal()) }))
 	return rep
 }
 

@@ -103,6 +103,7 @@ type request struct {
 	session   string
 	protocol  string
 	onlyFirst bool // stop reading an event stream at the first JSON-RPC response
+	extra     map[string]string
 }
 
 // do sends r and reads the answer (a JSON body, or an event stream up to the first response
@@ -130,6 +131,9 @@ func (p *Prober) do(ctx context.Context, r request) exchange {
 	}
 	if r.protocol != "" {
 		h.Set(headerProtocolVersion, r.protocol)
+	}
+	for k, v := range r.extra {
+		h.Set(k, v)
 	}
 	start := time.Now()
 	resp, err := p.http.Do(req)
