@@ -29,7 +29,7 @@ func TestToolsListAndStructuredContent(t *testing.T) {
 	for _, tool := range lt.Tools {
 		names = append(names, tool.Name)
 	}
-	want := []string{"add", "bump", "change_tools", "digest", "echo", "elicit", "large", "sample", "slow", "whoami"}
+	want := []string{"add", "bump", "change_tools", "digest", "echo", "elicit", "forecast", "greet", "large", "sample", "slow", "whoami"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("tools (-want +got):\n%s", diff)
 	}

@@ -157,18 +157,6 @@ func BenchmarkRelayEchoParallel(b *testing.B) {
 	wg.Wait()
 }
 
-func BenchmarkSSEReader8MiB(b *testing.B) {
-	stream := []byte("event: message\nid: 1\ndata: " + strings.Repeat("x", 8<<20) + "\n\n")
-	b.SetBytes(int64(len(stream)))
-	b.ReportAllocs()
-	for b.Loop() {
-		sr := newSSEReader(bytes.NewReader(stream))
-		if _, err := sr.next(); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func BenchmarkReadLines8MiB(b *testing.B) {
 	input := []byte(strings.Repeat("x", 8<<20) + "\n")
 	b.SetBytes(int64(len(input)))

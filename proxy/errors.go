@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/wire"
 	"io"
-	"net"
 	"net/http"
-	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/jsonscan"
 	"github.com/tidwall/gjson"
@@ -128,10 +126,10 @@ func (r *Relay) rejectionError(resp *http.Response) error {
 	// as anything shaped like a JWT.
 	if resp.Request != nil {
 		if _, cred, ok := strings.Cut(resp.Request.Header.Get("Authorization"), " "); ok {
-			body = redact(body, cred)
+			body = wire.Redact(body, cred)
 		}
 	}
-	if ex := excerpt(body); ex != "" {
+	if ex := wire.Excerpt(body); ex != "" {
 		msg += ": " + ex
 	}
 	return errors.New(msg)
@@ -140,51 +138,12 @@ func (r *Relay) rejectionError(resp *http.Response) error {
 // statusError describes an unexpected status with a short, tag-free excerpt of the body.
 func statusError(status int, body []byte, hint string) error {
 	msg := fmt.Sprintf("upstream answered HTTP %d %s%s", status, http.StatusText(status), hint)
-	if ex := excerpt(body); ex != "" {
+	if ex := wire.Excerpt(body); ex != "" {
 		msg += ": " + ex
 	}
 	return errors.New(msg)
 }
 
-// describeTransportError names the kind of network failure without repeating the request.
-func describeTransportError(err error, host string) error {
-	var dnsErr *net.DNSError
-	var opErr *net.OpError
-	switch {
-	case errors.As(err, &dnsErr):
-		return fmt.Errorf("cannot resolve %s (DNS): %w", host, dnsErr)
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return fmt.Errorf("cannot connect to %s: %w", host, opErr.Err)
-	}
-	return fmt.Errorf("request to %s failed: %w", host, err)
-}
-
-var (
-	htmlTag    = regexp.MustCompile(`(?s)<[^>]*>`)
-	whitespace = regexp.MustCompile(`\s+`)
-	// jwtLike matches anything shaped like a JWT, so that a server echoing our request can
-	// never make a token show up in an error message.
-	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
-)
-
-func redact(body []byte, token string) []byte {
-	if token != "" {
-		body = bytes.ReplaceAll(body, []byte(token), []byte("[redacted]"))
-	}
-	return jwtLike.ReplaceAll(body, []byte("[redacted]"))
-}
-
-// excerpt is the first 200 characters of body as plain text: tags stripped, white space
-// folded, invalid UTF-8 dropped, anything shaped like a token redacted.
-func excerpt(body []byte) string {
-	if len(body) > 4096 {
-		body = body[:4096]
-	}
-	text := htmlTag.ReplaceAllString(string(redact(body, "")), " ")
-	text = strings.TrimSpace(whitespace.ReplaceAllString(strings.ToValidUTF8(text, ""), " "))
-	if utf8.RuneCountInString(text) > 200 {
-		runes := []rune(text)
-		text = string(runes[:200]) + "…"
-	}
-	return text
-}
+// describeTransportError names the kind of network failure (DNS, TLS, refused, timeout)
+// without repeating the request.
+func describeTransportError(err error, host string) error { return wire.Classify(err, host) }

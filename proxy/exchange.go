@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/sse"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/wire"
 	"io"
 	"log/slog"
 	"mime"
@@ -12,13 +14,6 @@ import (
 
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/jsonscan"
 	"github.com/tidwall/gjson"
-)
-
-// Header names of the Streamable HTTP transport.
-const (
-	headerSessionID       = "Mcp-Session-Id"
-	headerProtocolVersion = "MCP-Protocol-Version"
-	headerLastEventID     = "Last-Event-ID"
 )
 
 // handle relays one client line and makes sure a request always gets exactly one answer.
@@ -234,7 +229,7 @@ func (r *Relay) startSession(ctx context.Context, m *message, sink func(next *se
 	if err := r.checkStatus(resp, nil); err != nil {
 		return nil, err
 	}
-	next := r.sess.newSession(resp.Header.Get(headerSessionID))
+	next := r.sess.newSession(resp.Header.Get(wire.HeaderSessionID))
 	answered := false
 	err = r.consume(ctx, m, resp, next, func(msg []byte) {
 		result := !answered && countResponses(msg) > 0
@@ -309,17 +304,17 @@ func (r *Relay) setHeaders(h http.Header, x exchange) {
 	version := x.version
 	if s := x.sess; s != nil {
 		if s.id != "" {
-			h[headerSessionID] = []string{s.id}
+			h[wire.HeaderSessionID] = []string{s.id}
 		}
 		if version == "" {
 			version = s.protocolVersion
 		}
 	}
 	if version != "" {
-		h[headerProtocolVersion] = []string{version}
+		h[wire.HeaderProtocolVersion] = []string{version}
 	}
 	if x.lastEventID != "" {
-		h[headerLastEventID] = []string{x.lastEventID}
+		h[wire.HeaderLastEventID] = []string{x.lastEventID}
 	}
 	if x.msg != nil && isStateless(version) {
 		r.setRoutingHeaders(h, x.msg)
@@ -391,7 +386,7 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 			return nil
 		}
 		if err := jsonscan.Valid(body, 0); err != nil {
-			return fmt.Errorf("upstream answered HTTP %d with invalid JSON (%v): %s", resp.StatusCode, err, excerpt(body))
+			return fmt.Errorf("upstream answered HTTP %d with invalid JSON (%v): %s", resp.StatusCode, err, wire.Excerpt(body))
 		}
 		sink(body)
 		return nil
@@ -400,7 +395,7 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 		if expected == 0 && len(body) == 0 {
 			return nil
 		}
-		return fmt.Errorf("upstream answered HTTP %d with unexpected Content-Type %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), excerpt(body))
+		return fmt.Errorf("upstream answered HTTP %d with unexpected Content-Type %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), wire.Excerpt(body))
 	}
 }
 
@@ -417,8 +412,8 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 			relay(msg)
 		}
 	}
-	sr := r.sseBufs.reader(body)
-	defer r.sseBufs.release(sr)
+	sr := r.sseBufs.Reader(body)
+	defer r.sseBufs.Release(sr)
 	// resumes counts resumptions that made no progress: a long call whose stream the server
 	// or Cloud Run ends now and then goes on as long as each stream delivers something.
 	resumes, progressID := 0, ""
@@ -432,7 +427,7 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 			return ctx.Err()
 		}
 		why := "the stream ended"
-		if errors.Is(err, errEventTooLarge) {
+		if errors.Is(err, sse.ErrEventTooLarge) {
 			return fmt.Errorf("upstream event stream: %w%s", err, sizeHint(err))
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -474,7 +469,7 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 		default:
 			body = resp.Body
 		}
-		sr = sr.continueWith(body)
+		sr = sr.ContinueWith(body)
 	}
 }
 
@@ -488,9 +483,9 @@ func (e *streamEndedError) Error() string {
 
 // pumpEvents writes each event's message through sink until the stream ends or, when
 // untilDone, the owed responses have all arrived.
-func (r *Relay) pumpEvents(sr *sseReader, pending *int, untilDone bool, sink func([]byte)) error {
+func (r *Relay) pumpEvents(sr *sse.Reader, pending *int, untilDone bool, sink func([]byte)) error {
 	for !untilDone || *pending > 0 {
-		ev, err := sr.next()
+		ev, err := sr.Next()
 		if err != nil {
 			return err
 		}
@@ -511,7 +506,7 @@ func isEventStream(resp *http.Response) bool {
 
 // sizeHint names the setting to raise when a message was too large.
 func sizeHint(err error) string {
-	if errors.Is(err, errBodyTooLarge) || errors.Is(err, errEventTooLarge) {
+	if errors.Is(err, errBodyTooLarge) || errors.Is(err, sse.ErrEventTooLarge) {
 		return " (raise --max-message-size if the server's answers are really this large)"
 	}
 	return ""

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/wire"
 	"strings"
 	"unsafe"
 
@@ -80,7 +81,7 @@ func (m *message) isListen() bool { return m.kind == kindRequest && m.method == 
 // noteAnswers records the ids of the responses in msg, one of m's batch answers.
 func (m *message) noteAnswers(msg []byte) {
 	note := func(v gjson.Result) {
-		if isResponseObject(v) {
+		if wire.IsResponse(v) {
 			if m.answered == nil {
 				m.answered = map[string]bool{}
 			}
@@ -186,14 +187,14 @@ func countResponses(msg []byte) int {
 	if v.IsArray() {
 		n := 0
 		v.ForEach(func(_, e gjson.Result) bool {
-			if isResponseObject(e) {
+			if wire.IsResponse(e) {
 				n++
 			}
 			return true
 		})
 		return n
 	}
-	if isResponseObject(v) {
+	if wire.IsResponse(v) {
 		return 1
 	}
 	return 0
@@ -203,7 +204,7 @@ func countResponses(msg []byte) int {
 func forEachResponseID(msg []byte, fn func(id string)) {
 	v := gjson.Parse(view(msg))
 	each := func(e gjson.Result) {
-		if isResponseObject(e) {
+		if wire.IsResponse(e) {
 			fn(e.Get("id").Raw)
 		}
 	}
@@ -212,22 +213,4 @@ func forEachResponseID(msg []byte, fn func(id string)) {
 		return
 	}
 	each(v)
-}
-
-func isResponseObject(v gjson.Result) bool {
-	if !v.IsObject() {
-		return false
-	}
-	// One pass over the members instead of a scan of a possibly large message per key.
-	hasMethod, hasOutcome := false, false
-	v.ForEach(func(k, _ gjson.Result) bool {
-		switch k.String() {
-		case "method":
-			hasMethod = true
-		case "result", "error":
-			hasOutcome = true
-		}
-		return true
-	})
-	return !hasMethod && hasOutcome
 }

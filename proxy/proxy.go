@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/sse"
 	"io"
 	"log/slog"
 	"net/http"
@@ -81,7 +82,7 @@ type Relay struct {
 
 	sess    sessionState
 	streams sync.WaitGroup // standalone GET streams and background DELETEs
-	sseBufs sseBufferPool
+	sseBufs sse.Pool
 	pending pendingRequests
 	tools   toolHeaders
 	// clientVersion is the latest 2026 protocol version the client put in a request's _meta,

@@ -453,7 +453,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 		h.srv.Close()
 		h.send(`{"jsonrpc":"2.0","id":3,"method":"ping"}`)
 		got := h.next()
-		if gjson.Get(got, "id").Raw != "3" || !strings.Contains(gjson.Get(got, "error.message").String(), "cannot connect") {
+		if gjson.Get(got, "id").Raw != "3" || !strings.Contains(gjson.Get(got, "error.message").String(), "connection refused") {
 			t.Fatalf("got %s", got)
 		}
 	})

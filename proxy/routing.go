@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/base64"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/wire"
 	"math"
 	"net/http"
 	"strconv"
@@ -16,10 +17,6 @@ import (
 // are missing or disagree with its body. A stdio client sends no headers, so the relay derives
 // them from each body it forwards, exactly as the go-sdk client encodes them.
 const (
-	headerMethod      = "Mcp-Method"
-	headerName        = "Mcp-Name"
-	headerParamPrefix = "Mcp-Param-"
-
 	// statelessVersion is the first protocol revision without sessions; revisions are dates,
 	// so they compare as strings.
 	statelessVersion = "2026-07-28"
@@ -51,13 +48,13 @@ func (r *Relay) setRoutingHeaders(h http.Header, m *message) {
 	if m.kind != kindRequest && m.kind != kindNotification {
 		return
 	}
-	h[headerMethod] = []string{m.method}
+	h[wire.HeaderMethod] = []string{m.method}
 	field := nameField(m.method)
 	if field == "" || !m.params.Exists() {
 		return
 	}
 	if name := m.params.Get(field); name.Type == gjson.String {
-		h[headerName] = []string{encodeNameValue(name.String())}
+		h[wire.HeaderName] = []string{encodeNameValue(name.String())}
 	}
 	if m.method == "tools/call" {
 		r.tools.setParamHeaders(h, m.params)
@@ -225,7 +222,7 @@ func (t *toolHeaders) setParamHeaders(h http.Header, params gjson.Result) {
 			v = v.Get(gjson.Escape(key))
 		}
 		if s, ok := paramValue(v); ok {
-			h.Set(headerParamPrefix+b.header, encodeParamValue(s))
+			h.Set(wire.HeaderParamPrefix+b.header, encodeParamValue(s))
 		}
 	}
 }

@@ -253,8 +253,8 @@ func (r *Relay) standaloneStream(s *session) {
 		r.log.Debug("standalone stream open", "resumed", lastEventID != "")
 		opened := time.Now()
 		delivered := 0
-		sr := r.sseBufs.reader(resp.Body)
-		sr.resumeFrom(lastEventID)
+		sr := r.sseBufs.Reader(resp.Body)
+		sr.ResumeFrom(lastEventID)
 		var owed int // nothing is owed on this stream: relay until it ends
 		_ = r.pumpEvents(sr, &owed, false, func(msg []byte) {
 			delivered++
@@ -263,7 +263,7 @@ func (r *Relay) standaloneStream(s *session) {
 		resp.Body.Close()
 		lastEventID = sr.LastEventID
 		retry := orDefault(sr.Retry, r.cfg.ReconnectDelay)
-		r.sseBufs.release(sr)
+		r.sseBufs.Release(sr)
 		// A stream that stayed open a while is healthy even if quiet (Cloud Run ends
 		// requests at its timeout); one that ended at once with nothing is not.
 		if delivered > 0 || time.Since(opened) >= 10*time.Second {

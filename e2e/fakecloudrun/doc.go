@@ -12,8 +12,11 @@
 // Its tools cover what a relay must carry: echo (with delay), add (structured content), large
 // (a payload of N bytes), digest (of a large argument), slow (progress notifications), sample
 // (sampling/createMessage), elicit (elicitation/create), change_tools (tools/list_changed
-// outside any request), bump (updates the subscribable resource fake://counter) and whoami
-// (the accepted token's claims).
+// outside any request), bump (updates the subscribable resource fake://counter), whoami
+// (the accepted token's claims), forecast (arguments annotated x-mcp-header, mirrored into
+// Mcp-Param-* headers under 2026-07-28) and greet (asks for input through an input_required
+// result); a prompt, greeting. Options.Stateless and Options.ProtocolVersions make it a
+// stateless 2026-07-28 server, dual or 2026-only.
 //
 // Faults (package faults) sit in front of the gate; [Server.Stats] counts requests by status
 // and method, sessions created and deleted, resumed streams, the maximum of concurrent POSTs,

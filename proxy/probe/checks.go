@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/wire"
 	"net/http"
 	"sort"
 	"strings"
@@ -77,7 +78,7 @@ func (p *Prober) CheckReachability(ctx context.Context) Step {
 		st.Found = status + " without a token: the service is public"
 		st.Note = "the token is not needed: anyone who knows the URL can use this server"
 		st.Remedy = "if that is not intended, require authentication: `gcloud run services update SERVICE --no-allow-unauthenticated`"
-		if id := ex.header.Get(headerSessionID); id != "" {
+		if id := ex.header.Get(wire.HeaderSessionID); id != "" {
 			p.do(ctx, request{method: http.MethodDelete, session: id})
 		}
 	case c == http.StatusTooManyRequests || c/100 == 5:
@@ -120,7 +121,7 @@ func (p *Prober) CheckInitialize(ctx context.Context, token string, h Hints) (St
 	}
 	r := res.Get("result")
 	s := &Session{
-		ID:              ex.header.Get(headerSessionID),
+		ID:              ex.header.Get(wire.HeaderSessionID),
 		ProtocolVersion: r.Get("protocolVersion").String(),
 		ServerName:      r.Get("serverInfo.name").String(),
 		ServerVersion:   r.Get("serverInfo.version").String(),
@@ -401,11 +402,8 @@ func toolsListBody(id int, cursor string) []byte {
 	return b
 }
 
-// isResponse reports whether data is a JSON-RPC response (an id and a result or an error).
-func isResponse(data []byte) bool {
-	r := gjson.ParseBytes(data)
-	return r.IsObject() && r.Get("id").Exists() && (r.Get("result").Exists() || r.Get("error").Exists())
-}
+// isResponse reports whether data is a JSON-RPC response.
+func isResponse(data []byte) bool { return wire.IsResponse(gjson.ParseBytes(data)) }
 
 // took is a duration for people: milliseconds, never "0s".
 func took(d time.Duration) string {

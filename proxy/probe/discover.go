@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/wire"
 	"net/http"
 	"strings"
 
@@ -24,7 +25,7 @@ func (p *Prober) CheckDiscover(ctx context.Context, token string) Step {
 		`"io.modelcontextprotocol/clientInfo":{"name":"mcp-cloudrun-proxy-debug","version":"` + p.cfg.ClientVersion + `"},` +
 		`"io.modelcontextprotocol/clientCapabilities":{}}}}`)
 	ex := p.do(ctx, request{method: http.MethodPost, body: body, token: token, protocol: statelessVersion,
-		extra: map[string]string{"Mcp-Method": "server/discover"}, onlyFirst: true})
+		extra: map[string]string{wire.HeaderMethod: "server/discover"}, onlyFirst: true})
 	st.Details = ex.details()
 	if ex.status == 0 {
 		return netFailure(st, ex.err)

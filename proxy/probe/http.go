@@ -3,19 +3,16 @@ package probe
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
-	"syscall"
 	"time"
 
-	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/sse"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/wire"
 )
 
 // ProtocolVersion is the MCP revision offered in initialize; the server answers with the one
@@ -24,12 +21,6 @@ const ProtocolVersion = "2025-11-25"
 
 // maxBody bounds how much of one answer is read: enough for a large tools/list.
 const maxBody = 32 << 20
-
-// Header names of the Streamable HTTP transport.
-const (
-	headerSessionID       = "Mcp-Session-Id"
-	headerProtocolVersion = "MCP-Protocol-Version"
-)
 
 // Config configures a [Prober]. Only URL is required.
 type Config struct {
@@ -127,10 +118,10 @@ func (p *Prober) do(ctx context.Context, r request) exchange {
 		h.Set("Authorization", "Bearer "+r.token)
 	}
 	if r.session != "" {
-		h.Set(headerSessionID, r.session)
+		h.Set(wire.HeaderSessionID, r.session)
 	}
 	if r.protocol != "" {
-		h.Set(headerProtocolVersion, r.protocol)
+		h.Set(wire.HeaderProtocolVersion, r.protocol)
 	}
 	for k, v := range r.extra {
 		h.Set(k, v)
@@ -148,7 +139,7 @@ func (p *Prober) do(ctx context.Context, r request) exchange {
 		// A stream may stay open after the response (and a standalone one forever), so stop
 		// at the first message that answers a request.
 		var buf bytes.Buffer
-		err = proxy.SSEData(limited, func(data []byte) bool {
+		err = sse.Data(limited, func(data []byte) bool {
 			if isResponse(data) {
 				buf.Write(data)
 				return false
@@ -168,79 +159,22 @@ func (p *Prober) do(ctx context.Context, r request) exchange {
 
 // excerpt is the answer's body as a short, token-free text.
 func (ex exchange) excerpt(token string) string {
-	return proxy.Excerpt(ex.body, token)
+	return wire.Excerpt(ex.body, token)
 }
 
+// A NetError is a request that got no HTTP answer; see [wire.NetError].
+type NetError = wire.NetError
+
 // NetErrorKind names a kind of network failure.
-type NetErrorKind string
+type NetErrorKind = wire.NetErrorKind
 
 // The kinds of [NetError].
 const (
-	// DNS: the host name did not resolve.
-	DNS NetErrorKind = "dns"
-	// TLS: the TLS handshake failed (certificate, or not a TLS server).
-	TLS NetErrorKind = "tls"
-	// Refused: nothing listens on the port.
-	Refused NetErrorKind = "connection refused"
-	// Timeout: no answer in time.
-	Timeout NetErrorKind = "timeout"
-	// Connection: any other failure to connect or exchange.
-	Connection NetErrorKind = "connection"
+	DNS        = wire.DNS
+	TLS        = wire.TLS
+	Refused    = wire.Refused
+	Timeout    = wire.Timeout
+	Connection = wire.Connection
 )
 
-// A NetError is a request that got no HTTP answer.
-type NetError struct {
-	Kind NetErrorKind
-	Host string
-	Err  error
-}
-
-// Error implements error; it names the kind first.
-func (e *NetError) Error() string {
-	switch e.Kind {
-	case DNS:
-		return fmt.Sprintf("DNS: cannot resolve %s: %v", e.Host, e.Err)
-	case TLS:
-		return fmt.Sprintf("TLS: handshake with %s failed: %v", e.Host, e.Err)
-	case Refused:
-		return fmt.Sprintf("connection refused: nothing listens at %s", e.Host)
-	case Timeout:
-		return fmt.Sprintf("timeout: %s did not answer in time: %v", e.Host, e.Err)
-	}
-	return fmt.Sprintf("connection to %s failed: %v", e.Host, e.Err)
-}
-
-// Unwrap returns the underlying error.
-func (e *NetError) Unwrap() error { return e.Err }
-
-// classify names the kind of a transport error. It drops the *url.Error wrapper, whose text
-// repeats the method and URL.
-func classify(err error, host string) *NetError {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var (
-		dnsErr     *net.DNSError
-		verifyErr  *tls.CertificateVerificationError
-		unknownCA  x509.UnknownAuthorityError
-		hostErr    x509.HostnameError
-		invalidErr x509.CertificateInvalidError
-		recordErr  tls.RecordHeaderError
-		alertErr   tls.AlertError
-		netErr     net.Error
-	)
-	kind := Connection
-	switch {
-	case errors.As(err, &dnsErr):
-		kind = DNS
-	case errors.As(err, &verifyErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
-		errors.As(err, &invalidErr), errors.As(err, &recordErr), errors.As(err, &alertErr):
-		kind = TLS
-	case errors.Is(err, syscall.ECONNREFUSED):
-		kind = Refused
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		kind = Timeout
-	}
-	return &NetError{Kind: kind, Host: host, Err: err}
-}
+func classify(err error, host string) *NetError { return wire.Classify(err, host) }

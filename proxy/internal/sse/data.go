@@ -1,18 +1,18 @@
-package proxy
+package sse
 
 import (
 	"errors"
 	"io"
 )
 
-// SSEData reads the text/event-stream r and calls fn with the data of each event that has
+// Data reads the text/event-stream r and calls fn with the data of each event that has
 // data, in order, until fn returns false or the stream ends. data is only valid during the
 // call. It returns nil when the stream ended cleanly or fn stopped it, and the read error
 // otherwise.
-func SSEData(r io.Reader, fn func(data []byte) bool) error {
-	s := newSSEReader(r)
+func Data(r io.Reader, fn func(data []byte) bool) error {
+	s := NewReader(r)
 	for {
-		ev, err := s.next()
+		ev, err := s.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

@@ -1,4 +1,6 @@
-package proxy
+// Package sse reads text/event-stream bodies incrementally, as the WHATWG HTML specification
+// describes, with a bound on the size of one event.
+package sse
 
 import (
 	"bufio"
@@ -11,18 +13,18 @@ import (
 	"time"
 )
 
-// An sseEvent is one dispatched server-sent event.
-type sseEvent struct {
+// An Event is one dispatched server-sent event.
+type Event struct {
 	// Data is the event's data, its lines joined with "\n". It is only valid until the next
-	// call to next.
+	// call to Next.
 	Data    []byte
 	HasData bool
 	Type    string
 }
 
-// An sseReader parses a text/event-stream incrementally, as the WHATWG HTML specification
+// A Reader parses a text/event-stream incrementally, as the WHATWG HTML specification
 // describes: an event is dispatched as soon as its terminating blank line arrives.
-type sseReader struct {
+type Reader struct {
 	r *bufio.Reader
 	// skipLF is set after a CR line ending, so that the LF of a CRLF pair is not read as an
 	// empty line. Waiting for the next byte instead would delay dispatch.
@@ -39,7 +41,7 @@ type sseReader struct {
 	Retry time.Duration
 
 	// MaxEvent is the largest event data accepted, in bytes; zero means
-	// defaultMaxMessageSize. A line may be longer by the "data: " before the data. The reader
+	// DefaultMaxEvent. A line may be longer by the "data: " before the data. The reader
 	// never holds more than about that much of one event, however long the server sends.
 	MaxEvent int
 	// err, once set, is returned by every later call to next: a stream cut inside an event
@@ -47,39 +49,42 @@ type sseReader struct {
 	err error
 }
 
-// errEventTooLarge is wrapped by the error of an event (or one line of the stream) larger
+// DefaultMaxEvent is the largest event data a reader accepts unless told otherwise.
+const DefaultMaxEvent = 64 << 20
+
+// ErrEventTooLarge is wrapped by the error of an event (or one line of the stream) larger
 // than the reader's MaxEvent.
-var errEventTooLarge = errors.New("server-sent event too large")
+var ErrEventTooLarge = errors.New("server-sent event too large")
 
 // maxLineOverhead is what a line may hold besides an event's data: the field name.
 const maxLineOverhead = len("data: ")
 
-func (s *sseReader) maxEvent() int {
+func (s *Reader) maxEvent() int {
 	if s.MaxEvent > 0 {
 		return s.MaxEvent
 	}
-	return defaultMaxMessageSize
+	return DefaultMaxEvent
 }
 
-// tooLarge ends the stream with errEventTooLarge and lets go of what was read of the event.
-func (s *sseReader) tooLarge() error {
+// tooLarge ends the stream with ErrEventTooLarge and lets go of what was read of the event.
+func (s *Reader) tooLarge() error {
 	s.line, s.data = nil, nil
-	s.err = fmt.Errorf("%w: more than the limit of %d bytes in one event", errEventTooLarge, s.maxEvent())
+	s.err = fmt.Errorf("%w: more than the limit of %d bytes in one event", ErrEventTooLarge, s.maxEvent())
 	return s.err
 }
 
-// sseBufferSize is the read buffer of an event stream: large enough that a large message
+// bufferSize is the read buffer of an event stream: large enough that a large message
 // is read in few calls.
-const sseBufferSize = 32 * 1024
+const bufferSize = 32 * 1024
 
-func newSSEReader(r io.Reader) *sseReader {
-	return &sseReader{r: bufio.NewReaderSize(r, sseBufferSize)}
+func NewReader(r io.Reader) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, bufferSize)}
 }
 
-// An sseBufferPool recycles the read buffers of event streams. Every response to a request
+// An Pool recycles the read buffers of event streams. Every response to a request
 // is a stream of its own, and allocating a fresh 32 KiB buffer for each took half the time
 // the relay spends on a small message (BenchmarkRelayEchoSSE).
-type sseBufferPool struct {
+type Pool struct {
 	p sync.Pool
 	// MaxEvent is the MaxEvent of every reader the pool returns; zero means the default.
 	MaxEvent int
@@ -87,20 +92,20 @@ type sseBufferPool struct {
 
 // reader returns a reader of the event stream r; give it back with release when the stream
 // is done.
-func (bp *sseBufferPool) reader(r io.Reader) *sseReader {
+func (bp *Pool) Reader(r io.Reader) *Reader {
 	br, ok := bp.p.Get().(*bufio.Reader)
 	if !ok {
-		s := newSSEReader(r)
+		s := NewReader(r)
 		s.MaxEvent = bp.MaxEvent
 		return s
 	}
 	br.Reset(r)
-	return &sseReader{r: br, MaxEvent: bp.MaxEvent}
+	return &Reader{r: br, MaxEvent: bp.MaxEvent}
 }
 
 // release recycles s's buffer; s must not be used afterwards. Events it returned stay valid:
 // their data never points into the read buffer.
-func (bp *sseBufferPool) release(s *sseReader) {
+func (bp *Pool) Release(s *Reader) {
 	s.r.Reset(nil)
 	bp.p.Put(s.r)
 	s.r = nil
@@ -113,21 +118,21 @@ func (bp *sseBufferPool) release(s *sseReader) {
 // the stream ended cleanly or broke. Events without data (priming events that carry only an
 // id) and events of a type other than "message" update LastEventID and Retry but are not
 // returned. At the end of the stream next returns io.EOF or the read error. An event or line
-// larger than MaxEvent ends the stream with an error wrapping errEventTooLarge.
-func (s *sseReader) next() (sseEvent, error) {
+// larger than MaxEvent ends the stream with an error wrapping ErrEventTooLarge.
+func (s *Reader) Next() (Event, error) {
 	if s.err != nil {
-		return sseEvent{}, s.err
+		return Event{}, s.err
 	}
 	s.data = s.data[:0]
-	var ev sseEvent
+	var ev Event
 	for {
 		line, err := s.readLine()
 		if err != nil {
-			return sseEvent{}, err
+			return Event{}, err
 		}
 		if len(line) > 0 {
 			if err := s.field(line, &ev); err != nil {
-				return sseEvent{}, err
+				return Event{}, err
 			}
 			continue
 		}
@@ -137,16 +142,16 @@ func (s *sseReader) next() (sseEvent, error) {
 			return ev, nil
 		}
 		s.data = s.data[:0]
-		ev = sseEvent{}
+		ev = Event{}
 	}
 }
 
-// resumeFrom makes id the last event id, as if an event carrying it had been seen.
-func (s *sseReader) resumeFrom(id string) {
+// ResumeFrom makes id the last event id, as if an event carrying it had been seen.
+func (s *Reader) ResumeFrom(id string) {
 	s.LastEventID, s.idBuffer = id, id
 }
 
-func (s *sseReader) field(line []byte, ev *sseEvent) error {
+func (s *Reader) field(line []byte, ev *Event) error {
 	if line[0] == ':' {
 		return nil // a comment, often a keep-alive
 	}
@@ -189,7 +194,7 @@ func (s *sseReader) field(line []byte, ev *sseEvent) error {
 // readLine returns the next line without its ending (CRLF, LF or CR). The returned slice is
 // reused by the next call. At the end of input it returns what it has with io.EOF. A line
 // longer than the limit is an error before more than the limit is held.
-func (s *sseReader) readLine() ([]byte, error) {
+func (s *Reader) readLine() ([]byte, error) {
 	limit := s.maxEvent() + maxLineOverhead
 	s.line = s.line[:0]
 	// A line that outgrows s.line is collected in fragments and joined once into a buffer of
@@ -243,7 +248,7 @@ func (s *sseReader) readLine() ([]byte, error) {
 
 // join ends a line with tail: appended to s.line, or, when the line was collected in
 // fragments, joined with them into a new s.line of the exact size.
-func (s *sseReader) join(frags [][]byte, fragBytes int, tail []byte) []byte {
+func (s *Reader) join(frags [][]byte, fragBytes int, tail []byte) []byte {
 	if frags == nil {
 		s.line = append(s.line, tail...)
 		return s.line
@@ -256,9 +261,9 @@ func (s *sseReader) join(frags [][]byte, fragBytes int, tail []byte) []byte {
 	return s.line
 }
 
-// continueWith returns a reader for a resumed stream: a new body, the same last event id and
+// ContinueWith returns a reader for a resumed stream: a new body, the same last event id and
 // reconnection delay. It is s itself, reset, so that its buffers are reused.
-func (s *sseReader) continueWith(r io.Reader) *sseReader {
+func (s *Reader) ContinueWith(r io.Reader) *Reader {
 	s.r.Reset(r)
 	s.skipLF = false
 	s.err = nil

@@ -1,4 +1,4 @@
-package proxy
+package sse
 
 import (
 	"bytes"
@@ -23,11 +23,11 @@ func parseAll(r io.Reader) (parsedStream, error) { return parseAllLimit(r, 0) }
 
 // parseAllLimit parses r with a MaxEvent of limit; zero means the default.
 func parseAllLimit(r io.Reader, limit int) (parsedStream, error) {
-	sr := newSSEReader(r)
+	sr := NewReader(r)
 	sr.MaxEvent = limit
 	var got parsedStream
 	for {
-		ev, err := sr.next()
+		ev, err := sr.Next()
 		if err != nil {
 			got.LastEventID, got.Retry = sr.LastEventID, sr.Retry
 			if errors.Is(err, io.EOF) {
@@ -108,9 +108,9 @@ func TestSSEReaderDropsAPartialEventWhenTheStreamBreaks(t *testing.T) {
 
 func TestSSEReaderDispatchesBeforeTheStreamEnds(t *testing.T) {
 	pr, pw := io.Pipe()
-	sr := newSSEReader(pr)
+	sr := NewReader(pr)
 	go func() { _, _ = io.WriteString(pw, "data: first\n\n") }() // and nothing more yet
-	ev, err := sr.next()
+	ev, err := sr.Next()
 	if err != nil || string(ev.Data) != "first" {
 		t.Fatalf("next = %q, %v", ev.Data, err)
 	}
@@ -135,7 +135,7 @@ func FuzzSSEReader(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, stream []byte, split uint16, limit uint8) {
 		whole, errWhole := parseAllLimit(bytes.NewReader(stream), int(limit))
-		if errWhole != nil && !errors.Is(errWhole, errEventTooLarge) {
+		if errWhole != nil && !errors.Is(errWhole, ErrEventTooLarge) {
 			t.Fatal(errWhole)
 		}
 		if errWhole != nil && (limit == 0 || len(stream) <= int(limit)) {
@@ -189,25 +189,25 @@ func TestSSEReaderLimitsEventSize(t *testing.T) {
 				"whole":    strings.NewReader(tc.stream),
 				"bytewise": iotest.OneByteReader(strings.NewReader(tc.stream)),
 			} {
-				sr := newSSEReader(r)
+				sr := NewReader(r)
 				sr.MaxEvent = limit
 				var got []string
 				var err error
 				for {
-					var ev sseEvent
-					if ev, err = sr.next(); err != nil {
+					var ev Event
+					if ev, err = sr.Next(); err != nil {
 						break
 					}
 					got = append(got, string(ev.Data))
 				}
-				if tc.wantErr != errors.Is(err, errEventTooLarge) {
-					t.Fatalf("%s: err = %v, want errEventTooLarge: %v", name, err, tc.wantErr)
+				if tc.wantErr != errors.Is(err, ErrEventTooLarge) {
+					t.Fatalf("%s: err = %v, want ErrEventTooLarge: %v", name, err, tc.wantErr)
 				}
 				if diff := cmp.Diff(tc.want, got); diff != "" {
 					t.Errorf("%s: events (-want +got):\n%s", name, diff)
 				}
-				if _, again := sr.next(); tc.wantErr && !errors.Is(again, errEventTooLarge) {
-					t.Errorf("%s: next after the error = %v, want errEventTooLarge again", name, again)
+				if _, again := sr.Next(); tc.wantErr && !errors.Is(again, ErrEventTooLarge) {
+					t.Errorf("%s: next after the error = %v, want ErrEventTooLarge again", name, again)
 				}
 			}
 		})
@@ -219,42 +219,42 @@ func TestSSEReaderLimitsEventSize(t *testing.T) {
 func TestSSEReaderDoesNotHoldAnEndlessEvent(t *testing.T) {
 	const limit = 1 << 20
 	m := &measuringReader{r: io.MultiReader(strings.NewReader("id: 1\ndata: "), endless{})}
-	sr := newSSEReader(m)
+	sr := NewReader(m)
 	sr.MaxEvent = limit
-	_, err := sr.next()
-	if !errors.Is(err, errEventTooLarge) {
-		t.Fatalf("err = %v, want errEventTooLarge", err)
+	_, err := sr.Next()
+	if !errors.Is(err, ErrEventTooLarge) {
+		t.Fatalf("err = %v, want ErrEventTooLarge", err)
 	}
 	if want := "server-sent event too large: more than the limit of 1048576 bytes in one event"; err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
-	if most := int64(len("id: 1\ndata: ") + limit + sseBufferSize); m.read > most {
+	if most := int64(len("id: 1\ndata: ") + limit + bufferSize); m.read > most {
 		t.Errorf("read %d bytes of the stream, want at most %d", m.read, most)
 	}
 	// A resumed stream starts afresh.
-	sr = sr.continueWith(strings.NewReader("data: ok\n\n"))
-	if ev, err := sr.next(); err != nil || string(ev.Data) != "ok" {
-		t.Errorf("after continueWith: next = %q, %v", ev.Data, err)
+	sr = sr.ContinueWith(strings.NewReader("data: ok\n\n"))
+	if ev, err := sr.Next(); err != nil || string(ev.Data) != "ok" {
+		t.Errorf("after ContinueWith: next = %q, %v", ev.Data, err)
 	}
 }
 
 func TestSSEReaderDefaultLimit(t *testing.T) {
-	sr := newSSEReader(io.MultiReader(strings.NewReader("data: "), endless{}))
-	if _, err := sr.next(); !errors.Is(err, errEventTooLarge) {
-		t.Fatalf("err = %v, want errEventTooLarge", err)
+	sr := NewReader(io.MultiReader(strings.NewReader("data: "), endless{}))
+	if _, err := sr.Next(); !errors.Is(err, ErrEventTooLarge) {
+		t.Fatalf("err = %v, want ErrEventTooLarge", err)
 	}
 }
 
 func TestSSEBufferPoolAppliesItsLimit(t *testing.T) {
-	bp := &sseBufferPool{MaxEvent: 8}
+	bp := &Pool{MaxEvent: 8}
 	for range 2 { // a fresh buffer, then a recycled one
-		sr := bp.reader(strings.NewReader("data: 12345678\n\ndata: 123456789\n\n"))
-		if ev, err := sr.next(); err != nil || string(ev.Data) != "12345678" {
+		sr := bp.Reader(strings.NewReader("data: 12345678\n\ndata: 123456789\n\n"))
+		if ev, err := sr.Next(); err != nil || string(ev.Data) != "12345678" {
 			t.Fatalf("next = %q, %v", ev.Data, err)
 		}
-		if _, err := sr.next(); !errors.Is(err, errEventTooLarge) {
-			t.Fatalf("err = %v, want errEventTooLarge", err)
+		if _, err := sr.Next(); !errors.Is(err, ErrEventTooLarge) {
+			t.Fatalf("err = %v, want ErrEventTooLarge", err)
 		}
-		bp.release(sr)
+		bp.Release(sr)
 	}
 }
