@@ -209,14 +209,32 @@ func TestCancelledRequestReleasesItsStream(t *testing.T) {
 // base delay: no backoff, no give-up (go-sdk stops after MaxRetries reconnects without progress).
 func TestStandaloneEmptyStreamsBackOff(t *testing.T) {
 	srv := newSessionServer()
-	srv.onGet = func(w http.ResponseWriter, r *http.Request, n int) { startSSE(w) }
-	h := startRelay(t, srv, func(c *Config) { c.ReconnectDelay = 20 * time.Millisecond })
+	var mu sync.Mutex
+	var at []time.Time
+	srv.onGet = func(w http.ResponseWriter, r *http.Request, n int) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		startSSE(w)
+	}
+	const base = 5 * time.Millisecond
+	h := startRelay(t, srv, func(c *Config) { c.ReconnectDelay = base })
 	h.initialize()
-	time.Sleep(1 * time.Second) // a window in which a relay without backoff would reconnect ~50 times
-	srv.mu.Lock()
-	n := len(srv.gets)
-	srv.mu.Unlock()
-	if n > 10 {
-		t.Fatalf("%d GETs in 1s for a stream that never carries anything (base delay 20ms)", n)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(h.logs.String(), "giving up on the standalone stream"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the relay never gave up on a stream that ends at once without messages\n%s", h.logs)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the log, with a deadline
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(at) != 8 {
+		t.Errorf("%d GETs before giving up, want 8", len(at))
+	}
+	// Each reopening waits at least the backoff for its attempt: base << attempt (capped).
+	for i := 1; i < len(at); i++ {
+		if gap, want := at[i].Sub(at[i-1]), base<<min(i, 6); gap < want {
+			t.Errorf("GET %d came %v after the previous one, want at least %v (backoff)", i+1, gap, want)
+		}
 	}
 }
