@@ -115,6 +115,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := measure(ctx, o, paths, stderr); err != nil {
 		return err
 	}
+	if w.stateless != nil {
+		stateless := []*path{
+			{name: "direct", dial: func(ctx context.Context) (*conn, error) {
+				return w.dialDirectAt(ctx, w.stateless.URL(), w.stateless.Origin(), "")
+			}, res: &direct},
+			{name: "proxy", dial: w.dialProxyAt(o.proxyBin, o.proxyEnv, w.stateless.URL(), ""), res: &viaProxy},
+		}
+		if err := measureStateless(ctx, o, stateless, stderr); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stderr, "bench: measured in %v\n", time.Since(start).Round(time.Millisecond))
 	if viaProxy.hop, err = w.stdioFloor(o.proxyBin, o.proxyEnv, o.seqCalls); err != nil {
 		return fmt.Errorf("stdio floor: %w", err)

@@ -34,6 +34,43 @@ type results struct {
 	remote time.Duration
 	// cpuPerCall is the proxy's CPU time (user+system) per sequential call; zero for direct.
 	cpuPerCall time.Duration
+	// statelessP50 is the p50 of sequential echo calls against a stateless server speaking
+	// only 2026-07-28; zero when not measured.
+	statelessP50 time.Duration
+}
+
+// measureStateless times sequential echo calls against a server speaking only 2026-07-28,
+// statelessly, on both paths in alternating slices.
+func measureStateless(ctx context.Context, o options, paths []*path, log io.Writer) error {
+	n := o.seqCalls / 2
+	fmt.Fprintf(log, "bench: %d sequential calls against a stateless 2026-07-28 server ...\n", n)
+	for _, p := range paths {
+		c, err := p.dial(ctx)
+		if err != nil {
+			return fmt.Errorf("%s (2026-07-28): %w", p.name, err)
+		}
+		p.conn = c
+		defer c.cs.Close()
+		if v := c.cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+			return fmt.Errorf("%s: negotiated %q with the 2026-07-28 server", p.name, v)
+		}
+		for i := range o.warmup {
+			if err := echo(ctx, c.cs, "warm-up "+strconv.Itoa(i), 0); err != nil {
+				return fmt.Errorf("%s (2026-07-28): warm-up: %w", p.name, err)
+			}
+		}
+	}
+	for b := range blocks {
+		for _, p := range paths {
+			if err := p.sequential(ctx, b, n/blocks, 0, &p.lat); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range paths {
+		p.res.statelessP50 = median(p.lat)
+	}
+	return nil
 }
 
 // remoteDelay stands in for the network round trip and service time of a real deployment.

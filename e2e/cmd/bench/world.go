@@ -34,6 +34,9 @@ type world struct {
 	args   []string             // extra arguments of `run`
 	dir    string
 	key    string // the service account key file
+	// stateless is a second fake Cloud Run serving only protocol 2026-07-28, statelessly;
+	// nil when the fakes run in another process.
+	stateless *fakecloudrun.Server
 }
 
 func newWorld() (*world, error) {
@@ -47,6 +50,10 @@ func newWorld() (*world, error) {
 		return nil, err
 	}
 	if w.crun, err = fakecloudrun.New(fakecloudrun.Options{Google: w.google}); err != nil {
+		w.close()
+		return nil, err
+	}
+	if w.stateless, err = fakecloudrun.New(fakecloudrun.Options{Google: w.google, Stateless: true, ProtocolVersions: []string{"2026-07-28"}}); err != nil {
 		w.close()
 		return nil, err
 	}
@@ -112,6 +119,9 @@ func (w *world) close() {
 	if w.crun != nil {
 		w.crun.Close()
 	}
+	if w.stateless != nil {
+		w.stateless.Close()
+	}
 	if w.google != nil {
 		w.google.Close()
 	}
@@ -135,17 +145,23 @@ func newClient() *mcp.Client {
 // dialDirect is the baseline: the go-sdk client over Streamable HTTP with a bearer token it
 // fetched itself, and a connection pool as large as the proxy's.
 func (w *world) dialDirect(ctx context.Context) (*conn, error) {
+	return w.dialDirectAt(ctx, w.url, w.origin, protocolVersion)
+}
+
+// dialDirectAt connects the baseline client to url asking for protocol version pv ("" for
+// the client's default: 2026-07-28 first).
+func (w *world) dialDirectAt(ctx context.Context, url, origin, pv string) (*conn, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConns = 512
 	base.MaxIdleConnsPerHost = 256
 	base.ForceAttemptHTTP2 = true
-	token, err := fetchIDToken(ctx, &http.Client{Transport: base}, w.key, w.origin)
+	token, err := fetchIDToken(ctx, &http.Client{Transport: base}, w.key, origin)
 	if err != nil {
 		return nil, err
 	}
 	hc := &http.Client{Transport: &bearer{token: token, next: base}}
-	t := &mcp.StreamableClientTransport{Endpoint: w.url, HTTPClient: hc}
-	cs, err := newClient().Connect(ctx, t, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
+	t := &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc}
+	cs, err := newClient().Connect(ctx, t, &mcp.ClientSessionOptions{ProtocolVersion: pv})
 	if err != nil {
 		return nil, fmt.Errorf("connect directly: %w", err)
 	}
@@ -154,13 +170,19 @@ func (w *world) dialDirect(ctx context.Context) (*conn, error) {
 
 // dialProxy runs `mcp-cloudrun-proxy run` as an MCP client would and connects through it.
 func (w *world) dialProxy(bin string, extraEnv []string) dialer {
+	return w.dialProxyAt(bin, extraEnv, w.url, protocolVersion)
+}
+
+// dialProxyAt runs the proxy against url and connects through it asking for protocol
+// version pv ("" for the client's default).
+func (w *world) dialProxyAt(bin string, extraEnv []string, url, pv string) dialer {
 	return func(ctx context.Context) (*conn, error) {
-		cmd := exec.Command(bin, append([]string{"run", "--url", w.url}, w.args...)...)
+		cmd := exec.Command(bin, append([]string{"run", "--url", url}, w.args...)...)
 		cmd.Env = append(append([]string{}, w.env...), extraEnv...)
 		cmd.Dir = w.dir
 		stderr := &tailBuffer{}
 		cmd.Stderr = stderr
-		cs, err := newClient().Connect(ctx, &mcp.CommandTransport{Command: cmd}, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
+		cs, err := newClient().Connect(ctx, &mcp.CommandTransport{Command: cmd}, &mcp.ClientSessionOptions{ProtocolVersion: pv})
 		if err != nil {
 			if cmd.Process != nil {
 				_ = cmd.Process.Kill()
