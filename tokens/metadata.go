@@ -107,13 +107,6 @@ func newMetadataProvider(ctx context.Context, e env) (*googleAuthProvider, error
 	} else {
 		p.desc.Principal = email
 	}
-	if e.ImpersonateServiceAccount == "" {
-		p.mint = func(ctx context.Context) (string, error) {
-			q := url.Values{"audience": {e.Audience}, "format": {"full"}}
-			return metadataGet(ctx, e, client, "identity?"+q.Encode())
-		}
-		return p, nil
-	}
 	access := func(ctx context.Context) (string, error) {
 		body, err := metadataGet(ctx, e, client, "token")
 		if err != nil {
@@ -125,7 +118,15 @@ func newMetadataProvider(ctx context.Context, e env) (*googleAuthProvider, error
 		}
 		return r.AccessToken, nil
 	}
+	if e.ImpersonateServiceAccount == "" {
+		p.mint = func(ctx context.Context) (string, error) {
+			q := url.Values{"audience": {e.Audience}, "format": {"full"}}
+			return metadataGet(ctx, e, client, "identity?"+q.Encode())
+		}
+		p.access = access
+		return p, nil
+	}
 	p.fix = "check that the instance's service account may impersonate " + e.ImpersonateServiceAccount
-	p.mint = impersonatedIDToken(e, access, e.iamEndpoint(), e.ImpersonateServiceAccount, nil)
+	p.impersonate(e, access, e.iamEndpoint(), e.ImpersonateServiceAccount, nil)
 	return p, nil
 }
