@@ -13,7 +13,11 @@ import (
 // authenticate. run, debug and install-config share them so that an entry written by
 // install-config runs exactly what debug checked.
 type connectionFlags struct {
-	URL                       string  `help:"Streamable HTTP MCP endpoint on Cloud Run, e.g. https://svc-xyz.a.run.app/mcp." env:"MCP_CLOUDRUN_PROXY_URL" required:""`
+	URL                       string  `help:"Streamable HTTP MCP endpoint on Cloud Run, e.g. https://svc-xyz.a.run.app/mcp (or --service)." env:"MCP_CLOUDRUN_PROXY_URL"`
+	Service                   string  `help:"Cloud Run service name, instead of --url: its URL is read from the Cloud Run Admin API (needs run.services.get)." env:"MCP_CLOUDRUN_PROXY_SERVICE" placeholder:"NAME"`
+	Region                    string  `help:"Region of --service (default: CLOUDSDK_RUN_REGION, then gcloud's run/region)." placeholder:"REGION"`
+	GCPProject                string  `name:"project" help:"Google Cloud project of --service (default: CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, then gcloud's core/project)." placeholder:"PROJECT"`
+	Path                      string  `help:"Path of the MCP endpoint on the service, appended to the URL --service resolves to (default /mcp)." placeholder:"PATH"`
 	Audience                  string  `help:"ID token audience (default: scheme://host[:port] of --url)." env:"MCP_CLOUDRUN_PROXY_AUDIENCE"`
 	TokenSource               string  `help:"Where ID tokens come from: auto, google-auth (Application Default Credentials) or gcloud (gcloud auth print-identity-token; ignores the audience)." env:"MCP_CLOUDRUN_PROXY_TOKEN_SOURCE" enum:"auto,google-auth,gcloud" default:"auto"`
 	ImpersonateServiceAccount string  `help:"Mint ID tokens as this service account (needs roles/iam.serviceAccountTokenCreator on it)." env:"MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT" placeholder:"EMAIL"`
@@ -23,8 +27,11 @@ type connectionFlags struct {
 
 // Validate checks the flags together; kong calls it after parsing.
 func (f *connectionFlags) Validate() error {
+	if err := f.validateService(); err != nil || f.Service != "" {
+		return err
+	}
 	if f.URL == "" {
-		return fmt.Errorf("--url (or MCP_CLOUDRUN_PROXY_URL) is required: the Cloud Run MCP endpoint, e.g. https://svc-xyz.a.run.app/mcp")
+		return fmt.Errorf("--url (or MCP_CLOUDRUN_PROXY_URL) is required, or --service: the Cloud Run MCP endpoint, e.g. https://svc-xyz.a.run.app/mcp, or the service's name (with --region and --project unless gcloud's configuration names them)")
 	}
 	u, err := url.Parse(f.URL)
 	if err != nil {

@@ -29,6 +29,9 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	log := newLogger(s.Stderr, c.slogLevel())
+	if _, err := c.resolveURL(ctx, log); err != nil {
+		return &exitError{Code: 1, Err: err}
+	}
 	cache, err := tokens.New(ctx, c.tokenOptions(log))
 	if err != nil {
 		return &exitError{Code: 1, Err: fmt.Errorf("token source: %w", err)}

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun"
 )
 
 const (
@@ -67,7 +69,7 @@ func newGcloud(ctx context.Context, e env) (*gcloudProvider, error) {
 // sendsAudience reports whether gcloud accepts --audiences here: only for service accounts and
 // impersonation.
 func (p *gcloudProvider) sendsAudience() bool {
-	return p.impersonationTarget() != "" || isServiceAccountEmail(p.account)
+	return p.impersonationTarget() != "" || cloudrun.IsServiceAccount(p.account)
 }
 
 // impersonationTarget is the service account gcloud impersonates: ours, or the one set in
@@ -77,10 +79,6 @@ func (p *gcloudProvider) impersonationTarget() string {
 		return p.e.ImpersonateServiceAccount
 	}
 	return p.e.Getenv("CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT")
-}
-
-func isServiceAccountEmail(s string) bool {
-	return strings.HasSuffix(s, ".gserviceaccount.com")
 }
 
 // Describe implements [Provider].

@@ -5,7 +5,11 @@ go 1.26.0
 require (
 	cloud.google.com/go/auth v0.24.4
 	github.com/google/go-cmp v0.7.0
+	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun v0.0.0
 )
+
+// The sibling module lives in this repository; this lets the module build without go.work.
+replace github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun => ../cloudrun
 
 require (
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect
