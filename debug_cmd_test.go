@@ -19,40 +19,6 @@ import (
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens"
 )
 
-func TestParseCloudRunHost(t *testing.T) {
-	for _, tc := range []struct {
-		url          string
-		name, region string
-		why          string // substring of Why
-	}{
-		{url: "https://hello-123456789012.us-central1.run.app/mcp", name: "hello", region: "us-central1"},
-		{url: "https://my-mcp-svc-123456789012.europe-west4.run.app", name: "my-mcp-svc", region: "europe-west4"},
-		{url: "https://my-svc-abcdefghij-uc.a.run.app/mcp", name: "my-svc", why: `region code "uc"`},
-		{url: "https://mcp.example.com/mcp", why: "not a run.app address"},
-		{url: "http://127.0.0.1:8080/mcp", why: "not a run.app address"},
-		{url: "https://weird.run.app/mcp", why: "SERVICE-PROJECT_NUMBER.REGION"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			got := parseCloudRunHost(tc.url)
-			if got.Name != tc.name || got.Region != tc.region || !strings.Contains(got.Why, tc.why) {
-				t.Errorf("parseCloudRunHost(%q) = %+v, want name %q region %q why ~%q", tc.url, got, tc.name, tc.region, tc.why)
-			}
-		})
-	}
-}
-
-func TestMember(t *testing.T) {
-	for email, want := range map[string]string{
-		"sa@p.iam.gserviceaccount.com": "serviceAccount:sa@p.iam.gserviceaccount.com",
-		"alice@example.com":            "user:alice@example.com",
-		"":                             "user:EMAIL",
-	} {
-		if got := member(email); got != want {
-			t.Errorf("member(%q) = %q, want %q", email, got, want)
-		}
-	}
-}
-
 // fakeJWT is an unsigned token with the given claims: the debug command decodes claims and
 // never checks signatures, and the stub server compares the whole string.
 func fakeJWT(t *testing.T, claims map[string]any) string {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun"
 )
 
 // connectionFlags are the flags that say which Cloud Run service to reach and how to
@@ -62,20 +64,7 @@ func (f *connectionFlags) audience() string {
 
 // defaultAudience is scheme://host[:port] of rawURL, which is what Cloud Run expects in aud:
 // the host in lower case and a port only when it is not the scheme's default.
-func defaultAudience(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return rawURL
-	}
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + ":" + port
-}
+func defaultAudience(rawURL string) string { return cloudrun.Origin(rawURL) }
 
 func (f *connectionFlags) refreshMargin() time.Duration {
 	return time.Duration(f.RefreshMargin * float64(time.Second))
