@@ -90,4 +90,3 @@ func DefaultName(rawURL string) (string, error) {
 	}
 	return name, nil
 }
-
