@@ -47,13 +47,13 @@ func (d *diagnosis) service(ctx context.Context, p tokens.Provider) (probe.Step,
 	client := d.flags.adminClient(src)
 	if d.svc == nil {
 		loc := cloudrun.DefaultLocation(os.Getenv, d.flags.GCPProject, d.flags.Region)
-		svc, how, err := cloudrun.Find(ctx, client, d.flags.URL, loc.Project)
+		svc, how, err := cloudrun.Find(ctx, client, d.flags.URL, loc.Project, d.principal())
 		switch {
 		case how == cloudrun.FoundNotFound:
 			d.log.Debug("service step left out: the service cannot be found", "why", err)
 			return st, false
 		case err != nil:
-			st.Found = fmt.Sprintf("settings not read (found by %s: %v); the steps below judge from HTTP answers instead", how, err)
+			st.Found = fmt.Sprintf("settings not read (%v); the steps below judge from HTTP answers instead", err)
 			st.Details = map[string]any{"read": false, "found_by": how, "error": err.Error()}
 			return st, true
 		}

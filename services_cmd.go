@@ -67,7 +67,7 @@ func (c *servicesCmd) Run(ctx context.Context, s *streams) error {
 	list, err := client.ListServices(lctx, loc.Project, loc.Region)
 	cancel()
 	if err != nil {
-		return &exitError{Code: 1, Err: cloudrun.ExplainGetError(err, cloudrun.Ref{Project: loc.Project, Region: firstOf(loc.Region, "-")}, src.Principal())}
+		return &exitError{Code: 1, Err: cloudrun.ExplainGetError(err, cloudrun.Ref{Project: loc.Project}, src.Principal())}
 	}
 	rows := make([]serviceRow, 0, len(list))
 	for _, svc := range list {

@@ -17,6 +17,9 @@ func ResolveURL(ctx context.Context, c *Client, name string, loc Location, path,
 	ref := Ref{Name: name, Region: loc.Region, Project: loc.Project}
 	svc, err := c.GetService(ctx, ref)
 	if err != nil {
+		if IsPermissionDenied(err) {
+			return "", Service{}, fmt.Errorf("%w; or pass --url instead of --service", ExplainGetError(err, ref, principal))
+		}
 		return "", Service{}, ExplainGetError(err, ref, principal)
 	}
 	if svc.URI == "" {
@@ -37,7 +40,8 @@ func (l Location) check(what string) error {
 	return errors.Join(errs...)
 }
 
-// ExplainGetError turns an Admin API error about ref into one that says what to do.
+// ExplainGetError turns an Admin API error about ref (a service, or with no name the
+// project's list) into one that says what to do.
 func ExplainGetError(err error, ref Ref, principal string) error {
 	switch {
 	case IsNotFound(err):
@@ -45,7 +49,11 @@ func ExplainGetError(err error, ref Ref, principal string) error {
 			ref, err, ref.Project, ref.Project)
 	case IsPermissionDenied(err):
 		who := firstOf(principal, "the caller")
-		return fmt.Errorf("%s may not read service %s (needs %s, in roles/run.viewer): Google said: %w; ask for it (`%s`), or pass --url instead of --service",
+		if ref.Name == "" {
+			return fmt.Errorf("%s may not list the services of project %s (needs run.services.list, in roles/run.viewer): Google said: %w; ask for it: `%s`",
+				who, ref.project(), err, GrantViewer(ref.Project, principal))
+		}
+		return fmt.Errorf("%s may not read service %s (needs %s, in roles/run.viewer): Google said: %w; ask for it: `%s`",
 			who, ref, PermissionGet, err, GrantViewer(ref.Project, principal))
 	}
 	return fmt.Errorf("reading service %s from the Cloud Run Admin API: %w", ref, err)
@@ -64,12 +72,12 @@ const (
 // and matching uri and urls. It returns how it found it, or an error saying why not; a
 // permission or network error is returned as is, so that the caller can say the settings
 // could not be read.
-func Find(ctx context.Context, c *Client, rawURL, project string) (Service, string, error) {
+func Find(ctx context.Context, c *Client, rawURL, project, principal string) (Service, string, error) {
 	info := ParseURL(rawURL)
 	if info.Deterministic {
 		svc, err := c.GetService(ctx, info.Ref)
 		if err != nil {
-			return Service{}, FoundByURL, ExplainGetError(err, info.Ref, "")
+			return Service{}, FoundByURL, ExplainGetError(err, info.Ref, principal)
 		}
 		return svc, FoundByURL, nil
 	}
@@ -78,7 +86,7 @@ func Find(ctx context.Context, c *Client, rawURL, project string) (Service, stri
 	}
 	list, err := c.ListServices(ctx, project, "-")
 	if err != nil {
-		return Service{}, FoundByList, ExplainGetError(err, Ref{Project: project, Region: "-"}, "")
+		return Service{}, FoundByList, ExplainGetError(err, Ref{Project: project}, principal)
 	}
 	for _, s := range list {
 		if s.HasURL(rawURL) {

@@ -8,6 +8,9 @@ import (
 	"strings"
 )
 
+// accessAudience stands in for the audience when only access tokens are wanted.
+const accessAudience = "https://run.googleapis.com"
+
 // An AccessSource issues OAuth access tokens with the cloud-platform scope for the principal
 // the ID tokens of the same [Options] are minted as, impersonation included, for calling
 // Google APIs (the Cloud Run Admin API) as that principal. The token never leaves the package
@@ -21,6 +24,10 @@ type AccessSource struct {
 // NewAccessSource resolves opts as [NewProvider] does and returns the access-token source of
 // the credential found.
 func NewAccessSource(ctx context.Context, opts Options) (*AccessSource, error) {
+	if opts.Audience == "" {
+		// Resolution wants one; access tokens never carry it.
+		opts.Audience = accessAudience
+	}
 	p, err := NewProvider(ctx, opts)
 	if err != nil {
 		return nil, err
