@@ -212,7 +212,9 @@ func TestFakeGateFollowsServiceIAM(t *testing.T) {
 	if got := e.crun.Stats().Rejected["not-invoker"]; got == 0 {
 		t.Errorf("the gate refused no request as not-invoker: %v", e.crun.Stats().Rejected)
 	}
-	e.google.UpdateRunService(svcRes, func(s *fakegoogle.RunService) { s.Invokers = append(s.Invokers, fakegoogle.MemberOf(e.setup.Principal)) })
+	e.google.UpdateRunService(svcRes, func(s *fakegoogle.RunService) {
+		s.Invokers = append(s.Invokers, fakegoogle.MemberOf(e.setup.Principal))
+	})
 	if r := e.runCLI(t, nil, "debug", "--timeout", "20s", "--url", e.crun.URL()); r.code != 0 {
 		t.Fatalf("after the grant: exit %d, want 0:\n%s", r.code, r.stdout)
 	}
