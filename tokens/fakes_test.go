@@ -445,7 +445,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	te.vars = map[string]string{
 		"HOME":        te.home,
 		"PATH":        te.bin, // never a real gcloud
-		EnvNoGCECheck: "true",
+		envNoGCECheck: "true",
 	}
 	t.Cleanup(func() { te.assertNoSecrets(te.logs.String(), "logs") })
 	return te
@@ -458,10 +458,10 @@ func (te *testEnv) options() Options {
 		Audience:      testAudience,
 		RefreshMargin: 60 * time.Second,
 		Logger:        slog.New(slog.NewTextHandler(te.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		HTTPClient:    te.fg.srv.Client(),
-		Getenv:        func(k string) string { return te.vars[k] },
-		Now:           te.clk.Now,
-		After:         te.clk.After,
+		httpClient:    te.fg.srv.Client(),
+		getenv:        func(k string) string { return te.vars[k] },
+		now:           te.clk.Now,
+		after:         te.clk.After,
 	}
 }
 

@@ -206,14 +206,14 @@ func (p *googleAuthProvider) impersonate(e env, access accessTokenFunc, base, ta
 		if err != nil {
 			return "", fmt.Errorf("getting an access token for the source credentials: %w", err)
 		}
-		return generateIDToken(ctx, e.HTTPClient, base, target, e.Audience, delegates, at)
+		return generateIDToken(ctx, e.httpClient, base, target, e.Audience, delegates, at)
 	}
 	p.access = func(ctx context.Context) (string, error) {
 		at, err := access(ctx)
 		if err != nil {
 			return "", fmt.Errorf("getting an access token for the source credentials: %w", err)
 		}
-		return generateAccessToken(ctx, e.HTTPClient, base, target, delegates, at)
+		return generateAccessToken(ctx, e.httpClient, base, target, delegates, at)
 	}
 }
 
@@ -221,7 +221,7 @@ func (p *googleAuthProvider) impersonate(e env, access accessTokenFunc, base, ta
 // aud is the OAuth client id, whatever the audience asked.
 func refreshIDToken(e env, f *credFile) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		r, err := refreshGrant(ctx, e.HTTPClient, f)
+		r, err := refreshGrant(ctx, e.httpClient, f)
 		if err != nil {
 			return "", err
 		}
@@ -245,7 +245,7 @@ func serviceAccountIDToken(e env, f *credFile) func(context.Context) (string, er
 			TokenURL:      tokenURIOr(f.TokenURI),
 			PrivateClaims: map[string]any{"target_audience": e.Audience},
 			UseIDToken:    true,
-			Client:        e.HTTPClient,
+			Client:        e.httpClient,
 			// An explicit discard logger keeps GOOGLE_SDK_GO_LOGGING_LEVEL from logging
 			// request bodies (which hold the signed assertion).
 			Logger: slog.New(slog.DiscardHandler),
@@ -272,7 +272,7 @@ func accessTokenFor(e env, f *credFile) (accessTokenFunc, string, error) {
 			PrivateKeyID: f.PrivateKeyID,
 			TokenURL:     tokenURIOr(f.TokenURI),
 			Scopes:       []string{cloudPlatformScope},
-			Client:       e.HTTPClient,
+			Client:       e.httpClient,
 			Logger:       slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
@@ -287,7 +287,7 @@ func accessTokenFor(e env, f *credFile) (accessTokenFunc, string, error) {
 		}, f.ClientEmail, nil
 	case TypeAuthorizedUser:
 		return func(ctx context.Context) (string, error) {
-			r, err := refreshGrant(ctx, e.HTTPClient, f)
+			r, err := refreshGrant(ctx, e.httpClient, f)
 			if err != nil {
 				return "", fmt.Errorf("%w; run `gcloud auth application-default login` again", err)
 			}
@@ -318,7 +318,7 @@ func externalAccountAccess(e env, f *credFile) (accessTokenFunc, error) {
 	}
 	creds, err := credentials.NewCredentialsFromJSON(credentials.ExternalAccount, b, &credentials.DetectOptions{
 		Scopes: []string{cloudPlatformScope},
-		Client: e.HTTPClient,
+		Client: e.httpClient,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -360,7 +360,7 @@ func (e *scrubbedError) Unwrap() error { return e.cause }
 // iamEndpointOr is the generateIdToken base for --impersonate-service-account: the override
 // env var, else fallback (the host of the ADC file's own impersonation URL).
 func (e env) iamEndpointOr(fallback string) string {
-	if v := e.Getenv(EnvIAMEndpoint); v != "" {
+	if v := e.getenv(envIAMEndpoint); v != "" {
 		return v
 	}
 	if fallback != "" {

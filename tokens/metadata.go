@@ -16,7 +16,7 @@ const (
 )
 
 func metadataHost(e env) string {
-	if h := e.Getenv("GCE_METADATA_HOST"); h != "" {
+	if h := e.getenv("GCE_METADATA_HOST"); h != "" {
 		return h
 	}
 	return e.metadataIP
@@ -26,11 +26,11 @@ func metadataHost(e env) string {
 // GCE_METADATA_HOST set, or a bounded probe of 169.254.169.254 answering with
 // Metadata-Flavor: Google. It returns a phrase for logs and errors.
 func metadataAvailable(ctx context.Context, e env) (bool, string) {
-	if h := e.Getenv("GCE_METADATA_HOST"); h != "" {
+	if h := e.getenv("GCE_METADATA_HOST"); h != "" {
 		return true, "GCE_METADATA_HOST=" + h + " is set"
 	}
-	if v := strings.ToLower(e.Getenv(EnvNoGCECheck)); v == "1" || v == "true" {
-		return false, EnvNoGCECheck + " is set"
+	if v := strings.ToLower(e.getenv(envNoGCECheck)); v == "1" || v == "true" {
+		return false, envNoGCECheck + " is set"
 	}
 	ctx, cancel := context.WithTimeout(ctx, metadataProbeTimeout)
 	defer cancel()
@@ -54,7 +54,7 @@ func metadataAvailable(ctx context.Context, e env) (bool, string) {
 // metadataClient never goes through an HTTP proxy: the metadata server is link-local.
 func (e env) metadataClient() *http.Client {
 	if e.userHTTPClient {
-		return e.HTTPClient
+		return e.httpClient
 	}
 	return &http.Client{
 		Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 10 * time.Second},
