@@ -169,6 +169,10 @@ func (d *diagnosis) configuration() probe.Step {
 	st := probe.Step{Name: "configuration", Checked: "configuration", Verdict: probe.OK,
 		Details: map[string]any{"url": f.URL, "audience": aud, "audience_inferred": f.Audience == "", "token_source": f.TokenSource}}
 	st.Found = fmt.Sprintf("url %s, audience %s (%s), token source %s", f.URL, aud, audFrom, f.TokenSource)
+	if d.svc != nil {
+		st.Found += fmt.Sprintf(" (url from --service: %s)", d.svc.Ref())
+		st.Details["service"] = d.svc.Name
+	}
 	if f.ImpersonateServiceAccount != "" {
 		st.Found += ", impersonating " + f.ImpersonateServiceAccount
 		st.Details["impersonate_service_account"] = f.ImpersonateServiceAccount
