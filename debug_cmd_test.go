@@ -54,7 +54,8 @@ func hermeticGcloud(t *testing.T, account, token string) {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
 	t.Setenv("GCE_METADATA_HOST", "")
 	t.Setenv("NO_GCE_CHECK", "true")
-	for _, k := range []string{"MCP_CLOUDRUN_PROXY_URL", "MCP_CLOUDRUN_PROXY_AUDIENCE", "MCP_CLOUDRUN_PROXY_TOKEN_SOURCE", "MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT"} {
+	for _, k := range []string{"MCP_CLOUDRUN_PROXY_URL", "MCP_CLOUDRUN_PROXY_AUDIENCE", "MCP_CLOUDRUN_PROXY_TOKEN_SOURCE", "MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT",
+		"MCP_CLOUDRUN_PROXY_SERVICE", "MCP_CLOUDRUN_PROXY_RUN_ENDPOINT", "CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_RUN_REGION", "CLOUDSDK_ACTIVE_CONFIG_NAME"} {
 		t.Setenv(k, "") // restores the variable after the test
 		os.Unsetenv(k)  // kong treats an empty variable as set
 	}
@@ -310,6 +311,7 @@ func TestDebugFlagErrors(t *testing.T) {
 		{[]string{"debug", "--url", "http://127.0.0.1:1/mcp", "--timeout", "0s"}, "--timeout 0s: must be positive"},
 		{[]string{"debug", "--url", "http://example.com/mcp"}, "plain http is allowed only for loopback hosts"},
 		{[]string{"debug"}, "--url"},
+		{[]string{"debug", "--service", "svc", "--url", "https://svc-x.a.run.app/mcp"}, "--service and --url (or MCP_CLOUDRUN_PROXY_URL) are mutually exclusive"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := execute(t.Context(), tc.args, strings.NewReader(""), &stdout, &stderr); code != 2 {
