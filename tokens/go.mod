@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	cloud.google.com/go/auth v0.24.4
+	cloud.google.com/go/compute/metadata v0.10.0
 	github.com/google/go-cmp v0.7.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun v0.0.0
 )
@@ -12,7 +13,6 @@ require (
 replace github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun => ../cloudrun
 
 require (
-	cloud.google.com/go/compute/metadata v0.10.0 // indirect
 	github.com/googleapis/enterprise-certificate-proxy v0.3.24 // indirect
 	github.com/googleapis/gax-go/v2 v2.27.0 // indirect
 	golang.org/x/net v0.62.0 // indirect

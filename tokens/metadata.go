@@ -2,12 +2,16 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"cloud.google.com/go/compute/metadata"
 )
 
 const (
@@ -63,28 +67,39 @@ func (e env) metadataClient() *http.Client {
 }
 
 // metadataGet GETs path (under /computeMetadata/v1/instance/service-accounts/default/) and
-// returns the body.
+// returns the body, through cloud.google.com/go/compute/metadata (its Metadata-Flavor header,
+// its retries of 5xx and 429 with backoff). The library takes the host only from the process
+// environment, so the transport pins requests to metadataHost(e), which honours the getenv
+// hook as the rest of resolution does.
 func metadataGet(ctx context.Context, e env, client *http.Client, path string) (string, error) {
-	u := "http://" + metadataHost(e) + metadataAccountPath + path
 	what := "metadata server " + metadataHost(e)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	hc := &http.Client{Transport: pinHost{host: metadataHost(e), next: client}, Timeout: client.Timeout}
+	c := metadata.NewWithOptions(&metadata.Options{Client: hc, Logger: slog.New(slog.DiscardHandler)})
+	body, err := c.GetWithContext(ctx, strings.TrimPrefix(metadataAccountPath, "/computeMetadata/v1/")+path)
+	var me *metadata.Error
+	switch {
+	case errors.As(err, &me):
+		return "", &httpError{what: what, status: me.Code, body: redactSecrets(me.Message)}
+	case err != nil:
+		var nd metadata.NotDefinedError
+		if errors.As(err, &nd) {
+			return "", &httpError{what: what, status: http.StatusNotFound, body: string(nd)}
+		}
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	req.Header.Set("Metadata-Flavor", "Google")
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("%s: reading answer: %w", what, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", &httpError{what: what, status: resp.StatusCode, body: redactSecrets(string(body))}
-	}
-	return strings.TrimSpace(string(body)), nil
+	return strings.TrimSpace(body), nil
+}
+
+// pinHost sends every request to host, whatever host the URL names.
+type pinHost struct {
+	host string
+	next *http.Client
+}
+
+func (p pinHost) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Host, req.Host = p.host, p.host
+	return p.next.Do(req)
 }
 
 func newMetadataProvider(ctx context.Context, e env) (*googleAuthProvider, error) {
