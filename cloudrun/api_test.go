@@ -108,6 +108,9 @@ func TestResolveURLErrors(t *testing.T) {
 	if err != nil || url != "https://hello-123.us-central1.run.app/mcp" {
 		t.Errorf("ResolveURL = %q, %v", url, err)
 	}
+	if url, _, _ = ResolveURL(ctx, c, "hello", Location{Project: "p1", Region: "us-central1"}, "/api/mcp", ""); url != "https://hello-123.us-central1.run.app/api/mcp" {
+		t.Errorf("ResolveURL with --path /api/mcp = %q", url)
+	}
 	_, _, err = ResolveURL(ctx, c, "hello", Location{}, "", "")
 	for _, want := range []string{"needs a project", "needs a region"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

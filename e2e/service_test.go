@@ -136,6 +136,12 @@ func TestDebugServiceStep(t *testing.T) {
 			service: []string{"settings not read (" + fakegoogle.ServiceAccountEmail + " may not list the services of project fake-project", "run.services.list", "the steps below judge from HTTP answers instead"},
 		},
 		{
+			desc: "Admin API unreachable: one line, then the HTTP checks", url: true,
+			env:  []string{"CLOUDSDK_CORE_PROJECT=" + svcProject, fakegoogle.RunEndpointEnv + "=http://127.0.0.1:1"}, code: 0,
+			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
+			service: []string{"settings not read (reading service", "connection refused", "the steps below judge from HTTP answers instead"},
+		},
+		{
 			desc: "impersonation: the target's access token asks", kind: fakegoogle.ImpersonateFlag, code: 0,
 			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{fakegoogle.TargetEmail + " holds run.routes.invoke"}, topic: "invoke", judge: "ok",
