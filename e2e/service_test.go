@@ -137,7 +137,7 @@ func TestDebugServiceStep(t *testing.T) {
 		},
 		{
 			desc: "Admin API unreachable: one line, then the HTTP checks", url: true,
-			env:  []string{"CLOUDSDK_CORE_PROJECT=" + svcProject, fakegoogle.RunEndpointEnv + "=http://127.0.0.1:1"}, code: 0,
+			env: []string{"CLOUDSDK_CORE_PROJECT=" + svcProject, fakegoogle.RunEndpointEnv + "=http://127.0.0.1:1"}, code: 0,
 			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{"settings not read (reading service", "connection refused", "the steps below judge from HTTP answers instead"},
 		},
