@@ -290,15 +290,14 @@ func (d *diagnosis) fetch(ctx context.Context, p tokens.Provider) probe.Step {
 			st.Note = fmt.Sprintf("aud is %s, not the audience %s. Cloud Run accepts a token only when its aud is the service URL or one of the service's custom audiences, so it will answer 401 unless %s is a custom audience",
 				c.Audience, want, c.Audience)
 		}
-		st.Remedy = d.audienceRemedy(c.Audience)
+		st.Remedy = d.refusal().AudienceRemedy(c.Audience)
 	}
 	return st
 }
 
 func (d *diagnosis) fetchRemedy() string {
 	if t := d.desc.ImpersonationTarget; t != "" {
-		return fmt.Sprintf("the principal needs roles/iam.serviceAccountTokenCreator on %s: `gcloud iam service-accounts add-iam-policy-binding %s --member=%s --role=roles/iam.serviceAccountTokenCreator`",
-			t, t, cloudrun.Member(d.desc.Principal))
+		return fmt.Sprintf("the principal needs roles/iam.serviceAccountTokenCreator on %s: `%s`", t, cloudrun.GrantTokenCreator(t, d.desc.Principal))
 	}
 	return "log in again: " + d.loginCommand()
 }
@@ -315,57 +314,21 @@ func (d *diagnosis) loginCommand() string {
 	return "`gcloud auth application-default login`"
 }
 
-// audienceRemedy says how to get a token whose aud the service accepts, when the credential
-// minted one for aud instead.
-func (d *diagnosis) audienceRemedy(aud string) string {
-	custom := "`" + cloudrun.AddCustomAudience(d.ref(), aud) + "`"
-	if cloudrun.IsOAuthClientID(aud) {
-		// Every user of gcloud (or of ADC) shares that client id: never make it an audience.
-		return "mint tokens for the service's audience: --impersonate-service-account SA_EMAIL (needs roles/iam.serviceAccountTokenCreator on it), or a service account key in GOOGLE_APPLICATION_CREDENTIALS with --token-source google-auth"
+// refusal is what steps 2 and 3 learnt, for explaining a 401 or 403 to the token.
+func (d *diagnosis) refusal() cloudrun.Refusal {
+	c := d.token.Claims()
+	r := cloudrun.Refusal{URL: d.flags.URL, Ref: d.ref(), RefNote: d.refNote(), TokenAudience: c.Audience,
+		Principal: d.principal(), AudienceHonoured: d.desc.AudienceHonoured, Login: d.loginCommand()}
+	if !c.Expiry.After(d.now()) {
+		r.ExpiredAt = stamp(c.Expiry)
 	}
-	if !d.desc.AudienceHonoured {
-		return "mint tokens for the service's audience: --impersonate-service-account SA_EMAIL (needs roles/iam.serviceAccountTokenCreator on it), or a service account key in GOOGLE_APPLICATION_CREDENTIALS with --token-source google-auth; or make the service accept this audience: " + custom
-	}
-	return "leave --audience out (it defaults to " + defaultAudience(d.flags.URL) + "), or make the service accept " + aud + ": " + custom
+	return r
 }
 
 // hints explain a 401 or 403 to the token with what steps 2 and 3 learnt.
 func (d *diagnosis) hints() probe.Hints {
-	c := d.token.Claims()
-	origin := defaultAudience(d.flags.URL)
-	var h probe.Hints
-	switch {
-	case c.Audience != origin && cloudrun.IsOAuthClientID(c.Audience):
-		h.Unauthorized = probe.Explanation{
-			Found:  fmt.Sprintf("the token carried the OAuth client id %s as aud (these credentials cannot choose it) and the service refused it; it expects %s or one of its custom audiences", c.Audience, origin),
-			Note:   "Cloud Run accepts such user tokens in many setups, but not this one",
-			Remedy: d.audienceRemedy(c.Audience),
-		}
-	case c.Audience != origin:
-		h.Unauthorized = probe.Explanation{
-			Found:  fmt.Sprintf("the token carried aud %s, but Cloud Run expects the service URL %s (or a custom audience configured on the service)", c.Audience, origin),
-			Note:   "Cloud Run refuses a token whose aud is neither the service URL nor one of the service's custom audiences",
-			Remedy: d.audienceRemedy(c.Audience),
-		}
-	case !c.Expiry.After(d.now()):
-		h.Unauthorized = probe.Explanation{
-			Found:  fmt.Sprintf("the token expired at %s", stamp(c.Expiry)),
-			Remedy: "check this machine's clock; then log in again: " + d.loginCommand(),
-		}
-	default:
-		h.Unauthorized = probe.Explanation{
-			Found:  fmt.Sprintf("the token carried the expected aud %s and was refused: it was revoked, or its credential was disabled or deleted", c.Audience),
-			Note:   "the audience is right, so the token itself or the credential that minted it is at fault",
-			Remedy: "log in again and rerun debug: " + d.loginCommand(),
-		}
-	}
-	principal := firstOf(c.Email, d.desc.ImpersonationTarget, d.desc.Principal)
-	h.Forbidden = probe.Explanation{
-		Found:  fmt.Sprintf("the principal %s lacks roles/run.invoker on the service", orUnknown(principal)),
-		Note:   d.refNote() + "; " + cloudrun.Propagation,
-		Remedy: cloudrun.GrantInvoker(d.ref(), principal),
-	}
-	return h
+	r := d.refusal()
+	return probe.Hints{Unauthorized: probe.Explanation(r.Unauthorized()), Forbidden: probe.Explanation(r.Forbidden())}
 }
 
 func stamp(t time.Time) string {
