@@ -168,6 +168,7 @@ type iamCall struct {
 	Email, Audience, BearerKind string
 	Delegates                   []string
 	IncludeEmail                bool
+	Scope                       []string // generateAccessToken only
 }
 
 func newFakeGoogle(t *testing.T, clock *fakeClock) *fakeGoogle {
@@ -379,7 +380,7 @@ func (fg *fakeGoogle) metadata(w http.ResponseWriter, r *http.Request) {
 
 func (fg *fakeGoogle) iam(w http.ResponseWriter, r *http.Request) {
 	email, method, _ := strings.Cut(r.PathValue("call"), ":")
-	if method != "generateIdToken" {
+	if method != "generateIdToken" && method != "generateAccessToken" {
 		http.NotFound(w, r)
 		return
 	}
@@ -404,8 +405,16 @@ func (fg *fakeGoogle) iam(w http.ResponseWriter, r *http.Request) {
 		Audience     string   `json:"audience"`
 		IncludeEmail bool     `json:"includeEmail"`
 		Delegates    []string `json:"delegates"`
+		Scope        []string `json:"scope"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Audience == "" {
+	if err := json.NewDecoder(r.Body).Decode(&body); err == nil && method == "generateAccessToken" {
+		fg.mu.Lock()
+		fg.iamCalls = append(fg.iamCalls, iamCall{Email: email, BearerKind: kind, Delegates: body.Delegates, Scope: body.Scope})
+		fg.mu.Unlock()
+		writeJSON(w, map[string]any{"accessToken": fg.accessToken("impersonated:" + email), "expireTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+		return
+	}
+	if body.Audience == "" {
 		http.Error(w, `{"error":{"code":400,"message":"audience required"}}`, 400)
 		return
 	}
