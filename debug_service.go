@@ -44,7 +44,7 @@ func (d *diagnosis) service(ctx context.Context, p tokens.Provider) (probe.Step,
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	client := d.flags.adminClient(src)
+	client := adminClient(src)
 	if d.svc == nil {
 		loc := cloudrun.DefaultLocation(os.Getenv, d.flags.GCPProject, d.flags.Region)
 		svc, how, err := cloudrun.Find(ctx, client, d.flags.URL, loc.Project, d.principal())

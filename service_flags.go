@@ -35,7 +35,7 @@ func (f *connectionFlags) resolveURL(ctx context.Context, log *slog.Logger) (*cl
 		return nil, fmt.Errorf("--service %s: credentials for the Cloud Run Admin API: %w", f.Service, err)
 	}
 	loc := cloudrun.DefaultLocation(os.Getenv, f.GCPProject, f.Region)
-	url, svc, err := cloudrun.ResolveURL(ctx, f.adminClient(src), f.Service, loc, f.Path, src.Principal())
+	url, svc, err := cloudrun.ResolveURL(ctx, adminClient(src), f.Service, loc, f.Path, src.Principal())
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (f *connectionFlags) resolveURL(ctx context.Context, log *slog.Logger) (*cl
 }
 
 // adminClient is the Cloud Run Admin API client acting as src's principal.
-func (f *connectionFlags) adminClient(src *tokens.AccessSource) *cloudrun.Client {
+func adminClient(src *tokens.AccessSource) *cloudrun.Client {
 	return &cloudrun.Client{
 		Endpoint:  cloudrun.Endpoint(os.Getenv),
 		Authorize: src.Authorize,

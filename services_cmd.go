@@ -62,7 +62,7 @@ func (c *servicesCmd) Run(ctx context.Context, s *streams) error {
 	if loc.Project == "" {
 		return &exitError{Code: 1, Err: fmt.Errorf("no project: pass --project PROJECT, set CLOUDSDK_CORE_PROJECT or GOOGLE_CLOUD_PROJECT, or run `gcloud config set project PROJECT`")}
 	}
-	client := (&connectionFlags{}).adminClient(src)
+	client := adminClient(src)
 	lctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	list, err := client.ListServices(lctx, loc.Project, loc.Region)
 	cancel()

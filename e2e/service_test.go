@@ -332,6 +332,16 @@ func TestInstallConfigService(t *testing.T) {
 	if diff := cmp.Diff([]string{"run", "--url", e.crun.URL()}, entry.Args); diff != "" {
 		t.Errorf("entry args (-want +got):\n%s", diff)
 	}
+	// --remove --service needs no Admin API: the entry is named after the service.
+	e.google.UpdateRunService(svcRes, func(s *fakegoogle.RunService) { s.Viewers = []string{} })
+	gets := e.google.RunAPIRequests()["get"]
+	r = e.runCLI(t, nil, "install-config", "--client", "claude-desktop", "--config", file, "--remove", "--service", svcName)
+	if r.code != 0 || !strings.Contains(r.stdout, `Removed "mcp-svc"`) {
+		t.Errorf("--remove --service: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := e.google.RunAPIRequests()["get"]; n != gets {
+		t.Errorf("--remove asked the Admin API %d times", n-gets)
+	}
 }
 
 // TestServicesCommand: services lists what the caller can see with URL, ingress and whether
