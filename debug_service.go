@@ -65,6 +65,12 @@ func (d *diagnosis) service(ctx context.Context, p tokens.Provider) (probe.Step,
 	if d.fetched {
 		facts.TokenAudience = d.token.Claims().Audience
 	}
+	if ierr == nil && !can {
+		// Who does hold the role, when the caller may read the policy: often the fix is plain.
+		if members, err := client.Invokers(ctx, d.svc.Ref()); err == nil {
+			facts.Invokers = members
+		}
+	}
 	return d.serviceStep(facts, cloudrun.Judge(facts)), true
 }
 

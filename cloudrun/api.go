@@ -176,7 +176,7 @@ func (c *Client) Invokers(ctx context.Context, r Ref) ([]string, error) {
 	if err := c.do(ctx, http.MethodGet, "/v2/"+escapeResource(r.Resource())+":getIamPolicy", nil, &out); err != nil {
 		return nil, err
 	}
-	var members []string
+	members := []string{}
 	for _, b := range out.Bindings {
 		if b.Role == RoleInvoker {
 			members = append(members, b.Members...)

@@ -36,6 +36,9 @@ type Facts struct {
 	// CanInvoke is the :testIamPermissions answer; InvokeErr why there is none.
 	CanInvoke bool
 	InvokeErr error
+	// Invokers are the members bound to roles/run.invoker (:getIamPolicy), when the caller
+	// may read the policy; nil when unknown.
+	Invokers []string
 }
 
 // Judge grades ingress, invokerIamDisabled, customAudiences, iapEnabled and the caller's
@@ -115,9 +118,17 @@ func judgeInvoke(f Facts) Judgment {
 	case f.CanInvoke:
 		return Judgment{Topic: "invoke", Level: Good, Found: fmt.Sprintf("%s holds %s on the service", who, PermissionInvoke)}
 	}
+	note := "the service's IAM policy, read with the caller's own credentials (:testIamPermissions), grants it no role with that permission"
+	switch {
+	case f.Invokers == nil:
+	case len(f.Invokers) == 0:
+		note += "; nobody holds roles/run.invoker on it"
+	default:
+		note += "; roles/run.invoker is granted to " + strings.Join(f.Invokers, ", ")
+	}
 	return Judgment{Topic: "invoke", Level: Bad,
 		Found:  fmt.Sprintf("%s lacks %s on the service: Cloud Run will answer 403", who, PermissionInvoke),
-		Note:   "the service's IAM policy, read with the caller's own credentials (:testIamPermissions), grants it no role with that permission",
+		Note:   note,
 		Remedy: "`" + GrantInvoker(f.Service.Ref(), f.Principal) + "`; " + Propagation}
 }
 

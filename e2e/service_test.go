@@ -95,9 +95,17 @@ func TestDebugServiceStep(t *testing.T) {
 		{
 			desc: "not an invoker: the grant command, no MCP request", edit: noInvoker, code: 1,
 			verdicts: []string{"ok", "ok", "ok", "FAIL", "ok", "skip", "skip"},
-			service: []string{fakegoogle.ServiceAccountEmail + " lacks run.routes.invoke",
+			service: []string{fakegoogle.ServiceAccountEmail + " lacks run.routes.invoke", "nobody holds roles/run.invoker on it",
 				"gcloud run services add-iam-policy-binding mcp-svc --region us-central1 --project fake-project --member=serviceAccount:" + fakegoogle.ServiceAccountEmail + " --role=roles/run.invoker"},
 			topic: "invoke", judge: "fail",
+		},
+		{
+			desc: "someone else is the invoker: getIamPolicy names them", code: 1,
+			edit: func(_ *env, s *fakegoogle.RunService) {
+				s.Invokers = []string{"user:bob@example.com", "group:team@example.com"}
+			},
+			service: []string{"lacks run.routes.invoke", "roles/run.invoker is granted to user:bob@example.com, group:team@example.com"},
+			topic:   "invoke", judge: "fail",
 		},
 		{
 			desc: "ingress internal", edit: func(_ *env, s *fakegoogle.RunService) { s.Ingress = fakegoogle.IngressInternalOnly }, code: 1,
