@@ -59,6 +59,8 @@ func adminClient(src *tokens.AccessSource) *cloudrun.Client {
 func (f *connectionFlags) resolveInstall(ctx context.Context, s *streams, remove bool) (string, error) {
 	name := f.Service
 	if name == "" || remove {
+		// Only --service needs them; the entry's run would ignore them.
+		f.Region, f.GCPProject, f.Path = "", "", ""
 		return name, nil
 	}
 	svc, err := f.resolveURL(ctx, newLogger(s.Stderr, slog.LevelWarn))
