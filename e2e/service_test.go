@@ -109,11 +109,13 @@ func TestDebugServiceStep(t *testing.T) {
 		},
 		{
 			desc: "ingress internal", edit: func(_ *env, s *fakegoogle.RunService) { s.Ingress = fakegoogle.IngressInternalOnly }, code: 1,
-			service: []string{"ingress internal", "--ingress=all"}, topic: "ingress", judge: "fail",
+			verdicts: []string{"ok", "ok", "ok", "FAIL", "FAIL", "skip", "skip"},
+			service:  []string{"ingress internal", "--ingress=all"}, topic: "ingress", judge: "fail",
 		},
 		{
 			desc: "public service", edit: func(_ *env, s *fakegoogle.RunService) { s.InvokerIAMDisabled, s.Invokers = true, nil }, code: 0,
-			service: []string{"invoker IAM check disabled", "no token is needed"}, topic: "invoker_iam", judge: "ok", initialized: true,
+			verdicts: []string{"ok", "ok", "ok", "ok", "warn", "ok", "ok"},
+			service:  []string{"invoker IAM check disabled", "no token is needed"}, topic: "invoker_iam", judge: "ok", initialized: true,
 		},
 		{
 			desc: "custom audience in use", edit: func(_ *env, s *fakegoogle.RunService) { s.CustomAudiences = []string{custom} },
@@ -123,8 +125,9 @@ func TestDebugServiceStep(t *testing.T) {
 		{
 			desc: "audience the service does not accept", edit: func(_ *env, s *fakegoogle.RunService) { s.CustomAudiences = []string{custom} },
 			args: []string{"--audience", "https://other.example.com"}, code: 1,
-			service: []string{"audience https://other.example.com is neither a URL of the service", "custom audiences " + custom, "--add-custom-audiences=https://other.example.com"},
-			topic:   "audience", judge: "fail",
+			verdicts: []string{"ok", "ok", "ok", "FAIL", "ok", "skip", "skip"},
+			service:  []string{"audience https://other.example.com is neither a URL of the service", "custom audiences " + custom, "--add-custom-audiences=https://other.example.com"},
+			topic:    "audience", judge: "fail",
 		},
 		{
 			desc: "IAP enabled", edit: func(_ *env, s *fakegoogle.RunService) { s.IAPEnabled = true }, code: 0,
@@ -156,7 +159,8 @@ func TestDebugServiceStep(t *testing.T) {
 		},
 		{
 			desc: "gcloud user", kind: fakegoogle.Gcloud, code: 0, initialized: true,
-			service: []string{fakegoogle.UserEmail + " holds run.routes.invoke"}, topic: "invoke", judge: "ok",
+			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"},
+			service:  []string{fakegoogle.UserEmail + " holds run.routes.invoke"}, topic: "invoke", judge: "ok",
 		},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
