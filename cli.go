@@ -19,6 +19,7 @@ type cli struct {
 	InstallConfig installConfigCmd `cmd:"" help:"Add (or --remove, --list) this proxy in an MCP client's config." name:"install-config"`
 	ListConfig    listConfigCmd    `cmd:"" help:"List the MCP client entries that run this proxy." name:"list-config"`
 	Debug         debugCmd         `cmd:"" help:"Check step by step why a connection fails, and say how to fix it."`
+	Services      servicesCmd      `cmd:"" help:"List the Cloud Run services you can see, with URL, ingress and whether you may invoke each."`
 }
 
 // streams are the process's standard streams, bound into every command's Run.

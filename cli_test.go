@@ -15,7 +15,6 @@ func TestExecuteRejectsBadRunFlags(t *testing.T) {
 		wantCode int
 		wantErr  string
 	}{
-		{desc: "no url", args: []string{"run"}, wantCode: 2, wantErr: "--url"},
 		{desc: "bad token source", args: []string{"run", "--url", "https://a.run.app/mcp", "--token-source", "magic"}, wantCode: 2, wantErr: "--token-source"},
 		{desc: "bad log level", args: []string{"run", "--url", "https://a.run.app/mcp", "--log-level", "trace"}, wantCode: 2, wantErr: "--log-level"},
 		{desc: "refresh margin NaN", args: []string{"debug", "--url", "https://a.run.app/mcp", "--refresh-margin", "NaN"}, wantCode: 2, wantErr: "--refresh-margin NaN: must be a number of seconds between 0 and 3600"},
@@ -62,6 +61,7 @@ func TestRunAnswersBadFlagsInBand(t *testing.T) {
 		env     map[string]string
 		wantErr string
 	}{
+		{desc: "no url", args: []string{"run"}, wantErr: "--url"},
 		{desc: "plain http to a remote host", args: []string{"run", "--url", "http://example.com/mcp"}, wantErr: "plain http is allowed only for loopback hosts"},
 		{desc: "unknown scheme", args: []string{"run", "--url", "ftp://example.com/mcp"}, wantErr: "scheme must be https"},
 		{desc: "negative refresh margin", args: []string{"run", "--url", "https://a.run.app/mcp", "--refresh-margin=-1"}, wantErr: "must not be negative"},

@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun"
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/probe"
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens"
 )
@@ -79,10 +78,19 @@ type diagnosis struct {
 	desc    tokens.Description
 	token   tokens.Token
 	fetched bool
+	// svc is the service read from the Admin API (--service, or found by the service step);
+	// nil when its settings are unknown.
+	svc     *cloudrun.Service
+	foundBy string
 }
 
 func (d *diagnosis) run(ctx context.Context) *probe.Report {
 	rep := &probe.Report{URL: d.flags.URL}
+	if st, ok := d.resolveService(ctx); !ok {
+		rep.Add(st)
+		return rep
+	}
+	rep.URL = d.flags.URL
 	rep.Add(d.configuration())
 
 	provider, st := d.credentials(ctx)
@@ -90,7 +98,12 @@ func (d *diagnosis) run(ctx context.Context) *probe.Report {
 	if provider != nil {
 		rep.Add(d.fetch(ctx, provider))
 	} else {
-		rep.Add(skipped("token", "ID token", "not run: no credentials (step 2)"))
+		rep.Add(skipped("token", "ID token", fmt.Sprintf("not run: no credentials (step %d)", len(rep.Steps))))
+	}
+	refused := false
+	if st, ok := d.service(ctx, provider); ok {
+		rep.Add(st)
+		refused = st.Verdict == probe.Fail
 	}
 
 	p, err := probe.New(probe.Config{URL: d.flags.URL, UserAgent: "mcp-cloudrun-proxy/" + version, ClientVersion: version})
@@ -101,6 +114,7 @@ func (d *diagnosis) run(ctx context.Context) *probe.Report {
 	reach := d.step(ctx, p.CheckReachability)
 	rep.Add(reach)
 	_, unreachable := reach.Details["error_kind"]
+	reachN := len(rep.Steps)
 
 	initName, initChecked := "initialize", "MCP initialize with the token"
 	toolsName, toolsChecked := "tools", "tools/list, then DELETE the session"
@@ -110,8 +124,14 @@ func (d *diagnosis) run(ctx context.Context) *probe.Report {
 		rep.Add(skipped(toolsName, toolsChecked, "not run: no token"))
 		return rep
 	case unreachable:
-		rep.Add(skipped(initName, initChecked, "not run: the server cannot be reached (step 4)"))
-		rep.Add(skipped(toolsName, toolsChecked, "not run: the server cannot be reached (step 4)"))
+		why := fmt.Sprintf("not run: the server cannot be reached (step %d)", reachN)
+		rep.Add(skipped(initName, initChecked, why))
+		rep.Add(skipped(toolsName, toolsChecked, why))
+		return rep
+	case refused:
+		why := fmt.Sprintf("not run: the service's settings say it would refuse this request (step %d)", reachN-1)
+		rep.Add(skipped(initName, initChecked, why))
+		rep.Add(skipped(toolsName, toolsChecked, why))
 		return rep
 	}
 	hints := d.hints()
@@ -120,7 +140,7 @@ func (d *diagnosis) run(ctx context.Context) *probe.Report {
 	cancel()
 	rep.Add(initStep)
 	if sess == nil {
-		rep.Add(skipped(toolsName, toolsChecked, "not run: initialize failed (step 5)"))
+		rep.Add(skipped(toolsName, toolsChecked, fmt.Sprintf("not run: initialize failed (step %d)", len(rep.Steps))))
 		return rep
 	}
 	rep.Add(d.step(ctx, func(ctx context.Context) probe.Step { return p.CheckTools(ctx, d.token.Reveal(), sess, hints) }))
@@ -150,6 +170,10 @@ func (d *diagnosis) configuration() probe.Step {
 	st := probe.Step{Name: "configuration", Checked: "configuration", Verdict: probe.OK,
 		Details: map[string]any{"url": f.URL, "audience": aud, "audience_inferred": f.Audience == "", "token_source": f.TokenSource}}
 	st.Found = fmt.Sprintf("url %s, audience %s (%s), token source %s", f.URL, aud, audFrom, f.TokenSource)
+	if d.svc != nil {
+		st.Found += fmt.Sprintf(" (url from --service: %s)", d.svc.Ref())
+		st.Details["service"] = d.svc.Name
+	}
 	if f.ImpersonateServiceAccount != "" {
 		st.Found += ", impersonating " + f.ImpersonateServiceAccount
 		st.Details["impersonate_service_account"] = f.ImpersonateServiceAccount
@@ -253,29 +277,28 @@ func (d *diagnosis) fetch(ctx context.Context, p tokens.Provider) probe.Step {
 		st.Verdict = probe.Fail
 		st.Found = fmt.Sprintf("issued in %s, but it expired %s ago (exp %s): Cloud Run will refuse it", took.Round(time.Millisecond), -left, stamp(c.Expiry))
 		st.Remedy = "check this machine's clock (tokens live an hour); then log in again: " + d.loginCommand()
-	case c.Audience != want && d.desc.CredentialType == tokens.TypeGcloud && isOAuthClientID(c.Audience):
+	case c.Audience != want && d.desc.CredentialType == tokens.TypeGcloud && cloudrun.IsOAuthClientID(c.Audience):
 		// Cloud Run documents `curl -H "Authorization: Bearer $(gcloud auth print-identity-token)"`
 		// for user accounts: it accepts these tokens from principals with the invoker role.
-		st.Note = fmt.Sprintf("aud is gcloud's OAuth client id %s, not %s: gcloud cannot choose the audience for a user account; Cloud Run accepts such tokens from principals with roles/run.invoker (step 5 shows whether it does here)",
+		st.Note = fmt.Sprintf("aud is gcloud's OAuth client id %s, not %s: gcloud cannot choose the audience for a user account; Cloud Run accepts such tokens from principals with roles/run.invoker (the initialize step shows whether it does here)",
 			c.Audience, want)
 	case c.Audience != want:
 		st.Verdict = probe.Warn
-		if isOAuthClientID(c.Audience) {
-			st.Note = fmt.Sprintf("aud is the OAuth client id %s, not the audience %s: %s credentials cannot choose the audience. Cloud Run accepts such user tokens in many setups but not all (step 5 shows whether it does here)",
+		if cloudrun.IsOAuthClientID(c.Audience) {
+			st.Note = fmt.Sprintf("aud is the OAuth client id %s, not the audience %s: %s credentials cannot choose the audience. Cloud Run accepts such user tokens in many setups but not all (the initialize step shows whether it does here)",
 				c.Audience, want, d.desc.CredentialType)
 		} else {
 			st.Note = fmt.Sprintf("aud is %s, not the audience %s. Cloud Run accepts a token only when its aud is the service URL or one of the service's custom audiences, so it will answer 401 unless %s is a custom audience",
 				c.Audience, want, c.Audience)
 		}
-		st.Remedy = d.audienceRemedy(c.Audience)
+		st.Remedy = d.refusal().AudienceRemedy(c.Audience)
 	}
 	return st
 }
 
 func (d *diagnosis) fetchRemedy() string {
 	if t := d.desc.ImpersonationTarget; t != "" {
-		return fmt.Sprintf("the principal needs roles/iam.serviceAccountTokenCreator on %s: `gcloud iam service-accounts add-iam-policy-binding %s --member=%s --role=roles/iam.serviceAccountTokenCreator`",
-			t, t, member(d.desc.Principal))
+		return fmt.Sprintf("the principal needs roles/iam.serviceAccountTokenCreator on %s: `%s`", t, cloudrun.GrantTokenCreator(t, d.desc.Principal))
 	}
 	return "log in again: " + d.loginCommand()
 }
@@ -292,136 +315,22 @@ func (d *diagnosis) loginCommand() string {
 	return "`gcloud auth application-default login`"
 }
 
-// audienceRemedy says how to get a token whose aud the service accepts, when the credential
-// minted one for aud instead.
-func (d *diagnosis) audienceRemedy(aud string) string {
-	svc := parseCloudRunHost(d.flags.URL)
-	custom := fmt.Sprintf("`gcloud run services update %s --region %s --project %s --add-custom-audiences=%s`", svc.name(), svc.region(), svc.project(), aud)
-	if isOAuthClientID(aud) {
-		// Every user of gcloud (or of ADC) shares that client id: never make it an audience.
-		return "mint tokens for the service's audience: --impersonate-service-account SA_EMAIL (needs roles/iam.serviceAccountTokenCreator on it), or a service account key in GOOGLE_APPLICATION_CREDENTIALS with --token-source google-auth"
+// refusal is what steps 2 and 3 learnt, for explaining a 401 or 403 to the token.
+func (d *diagnosis) refusal() cloudrun.Refusal {
+	c := d.token.Claims()
+	r := cloudrun.Refusal{URL: d.flags.URL, Ref: d.ref(), RefNote: d.refNote(), TokenAudience: c.Audience,
+		Principal: d.principal(), AudienceHonoured: d.desc.AudienceHonoured, Login: d.loginCommand()}
+	if !c.Expiry.After(d.now()) {
+		r.ExpiredAt = stamp(c.Expiry)
 	}
-	if !d.desc.AudienceHonoured {
-		return "mint tokens for the service's audience: --impersonate-service-account SA_EMAIL (needs roles/iam.serviceAccountTokenCreator on it), or a service account key in GOOGLE_APPLICATION_CREDENTIALS with --token-source google-auth; or make the service accept this audience: " + custom
-	}
-	return "leave --audience out (it defaults to " + defaultAudience(d.flags.URL) + "), or make the service accept " + aud + ": " + custom
+	return r
 }
 
 // hints explain a 401 or 403 to the token with what steps 2 and 3 learnt.
 func (d *diagnosis) hints() probe.Hints {
-	c := d.token.Claims()
-	origin := defaultAudience(d.flags.URL)
-	var h probe.Hints
-	switch {
-	case c.Audience != origin && isOAuthClientID(c.Audience):
-		h.Unauthorized = probe.Explanation{
-			Found:  fmt.Sprintf("the token carried the OAuth client id %s as aud (these credentials cannot choose it) and the service refused it; it expects %s or one of its custom audiences", c.Audience, origin),
-			Note:   "Cloud Run accepts such user tokens in many setups, but not this one",
-			Remedy: d.audienceRemedy(c.Audience),
-		}
-	case c.Audience != origin:
-		h.Unauthorized = probe.Explanation{
-			Found:  fmt.Sprintf("the token carried aud %s, but Cloud Run expects the service URL %s (or a custom audience configured on the service)", c.Audience, origin),
-			Note:   "Cloud Run refuses a token whose aud is neither the service URL nor one of the service's custom audiences",
-			Remedy: d.audienceRemedy(c.Audience),
-		}
-	case !c.Expiry.After(d.now()):
-		h.Unauthorized = probe.Explanation{
-			Found:  fmt.Sprintf("the token expired at %s", stamp(c.Expiry)),
-			Remedy: "check this machine's clock; then log in again: " + d.loginCommand(),
-		}
-	default:
-		h.Unauthorized = probe.Explanation{
-			Found:  fmt.Sprintf("the token carried the expected aud %s and was refused: it was revoked, or its credential was disabled or deleted", c.Audience),
-			Note:   "the audience is right, so the token itself or the credential that minted it is at fault",
-			Remedy: "log in again and rerun debug: " + d.loginCommand(),
-		}
-	}
-	principal := firstOf(c.Email, d.desc.ImpersonationTarget, d.desc.Principal)
-	svc := parseCloudRunHost(d.flags.URL)
-	h.Forbidden = probe.Explanation{
-		Found:  fmt.Sprintf("the principal %s lacks roles/run.invoker on the service", orUnknown(principal)),
-		Note:   svc.note() + propagation,
-		Remedy: fmt.Sprintf("gcloud run services add-iam-policy-binding %s --region %s --project %s --member=%s --role=roles/run.invoker", svc.name(), svc.region(), svc.project(), member(principal)),
-	}
-	return h
+	r := d.refusal()
+	return probe.Hints{Unauthorized: probe.Explanation(r.Unauthorized()), Forbidden: probe.Explanation(r.Forbidden())}
 }
-
-// isOAuthClientID reports whether aud is an OAuth client id (what gcloud and user ADC tokens
-// carry) rather than a URL or custom audience.
-func isOAuthClientID(aud string) bool {
-	return strings.HasSuffix(aud, ".apps.googleusercontent.com")
-}
-
-// member is the IAM member for an email: serviceAccount: for service accounts, user: otherwise.
-func member(email string) string {
-	switch {
-	case email == "":
-		return "user:EMAIL"
-	case strings.HasSuffix(email, ".gserviceaccount.com"):
-		return "serviceAccount:" + email
-	}
-	return "user:" + email
-}
-
-// A cloudRunService is what a service URL says about the service; empty fields are unknown.
-type cloudRunService struct {
-	Name, Region, Project string
-	// Why says why the name or region is unknown.
-	Why string
-}
-
-var (
-	// regionName is a Cloud Run region such as us-central1 or europe-west4.
-	regionName = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
-	digits     = regexp.MustCompile(`^[0-9]+$`)
-)
-
-// parseCloudRunHost reads the service name and region from a run.app URL. Deterministic URLs
-// (https://SERVICE-PROJECT_NUMBER.REGION.run.app) carry both; the older hash URLs
-// (https://SERVICE-HASH-CODE.a.run.app) carry a region code, which does not name the region.
-func parseCloudRunHost(rawURL string) cloudRunService {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return cloudRunService{Why: "the URL does not parse"}
-	}
-	host := strings.ToLower(u.Hostname())
-	if net.ParseIP(host) != nil || !strings.HasSuffix(host, ".run.app") {
-		return cloudRunService{Why: "the host is not a run.app address (a custom domain, a load balancer or a local server), so the service name and region cannot be derived from it"}
-	}
-	if label, ok := strings.CutSuffix(host, ".a.run.app"); ok {
-		parts := strings.Split(label, "-")
-		if len(parts) < 3 {
-			return cloudRunService{Why: "the run.app host does not have the SERVICE-HASH-REGIONCODE form"}
-		}
-		code := parts[len(parts)-1]
-		return cloudRunService{Name: strings.Join(parts[:len(parts)-2], "-"),
-			Why: fmt.Sprintf("the host carries the region code %q, which does not name the region", code)}
-	}
-	label, region, _ := strings.Cut(strings.TrimSuffix(host, ".run.app"), ".")
-	i := strings.LastIndex(label, "-")
-	if i <= 0 || !digits.MatchString(label[i+1:]) || !regionName.MatchString(region) {
-		return cloudRunService{Why: "the run.app host does not have the SERVICE-PROJECT_NUMBER.REGION form"}
-	}
-	return cloudRunService{Name: label[:i], Region: region, Project: label[i+1:]}
-}
-
-func (s cloudRunService) name() string   { return firstOf(s.Name, "SERVICE") }
-func (s cloudRunService) region() string { return firstOf(s.Region, "REGION") }
-
-// project is the project number from a deterministic URL; gcloud takes it for --project.
-func (s cloudRunService) project() string { return firstOf(s.Project, "PROJECT") }
-
-// note says where the names in the grant command come from.
-func (s cloudRunService) note() string {
-	if s.Name != "" && s.Region != "" {
-		return fmt.Sprintf("service %s and region %s read from the URL", s.Name, s.Region)
-	}
-	return s.Why + "; replace SERVICE, REGION and PROJECT (`gcloud run services list --project PROJECT` shows the first two)"
-}
-
-// propagation is said under every grant command: a rerun right after it may still fail.
-const propagation = "; IAM changes can take a minute or two to apply"
 
 func stamp(t time.Time) string {
 	if t.IsZero() {

@@ -19,40 +19,6 @@ import (
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens"
 )
 
-func TestParseCloudRunHost(t *testing.T) {
-	for _, tc := range []struct {
-		url          string
-		name, region string
-		why          string // substring of Why
-	}{
-		{url: "https://hello-123456789012.us-central1.run.app/mcp", name: "hello", region: "us-central1"},
-		{url: "https://my-mcp-svc-123456789012.europe-west4.run.app", name: "my-mcp-svc", region: "europe-west4"},
-		{url: "https://my-svc-abcdefghij-uc.a.run.app/mcp", name: "my-svc", why: `region code "uc"`},
-		{url: "https://mcp.example.com/mcp", why: "not a run.app address"},
-		{url: "http://127.0.0.1:8080/mcp", why: "not a run.app address"},
-		{url: "https://weird.run.app/mcp", why: "SERVICE-PROJECT_NUMBER.REGION"},
-	} {
-		t.Run(tc.url, func(t *testing.T) {
-			got := parseCloudRunHost(tc.url)
-			if got.Name != tc.name || got.Region != tc.region || !strings.Contains(got.Why, tc.why) {
-				t.Errorf("parseCloudRunHost(%q) = %+v, want name %q region %q why ~%q", tc.url, got, tc.name, tc.region, tc.why)
-			}
-		})
-	}
-}
-
-func TestMember(t *testing.T) {
-	for email, want := range map[string]string{
-		"sa@p.iam.gserviceaccount.com": "serviceAccount:sa@p.iam.gserviceaccount.com",
-		"alice@example.com":            "user:alice@example.com",
-		"":                             "user:EMAIL",
-	} {
-		if got := member(email); got != want {
-			t.Errorf("member(%q) = %q, want %q", email, got, want)
-		}
-	}
-}
-
 // fakeJWT is an unsigned token with the given claims: the debug command decodes claims and
 // never checks signatures, and the stub server compares the whole string.
 func fakeJWT(t *testing.T, claims map[string]any) string {
@@ -88,7 +54,8 @@ func hermeticGcloud(t *testing.T, account, token string) {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
 	t.Setenv("GCE_METADATA_HOST", "")
 	t.Setenv("NO_GCE_CHECK", "true")
-	for _, k := range []string{"MCP_CLOUDRUN_PROXY_URL", "MCP_CLOUDRUN_PROXY_AUDIENCE", "MCP_CLOUDRUN_PROXY_TOKEN_SOURCE", "MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT"} {
+	for _, k := range []string{"MCP_CLOUDRUN_PROXY_URL", "MCP_CLOUDRUN_PROXY_AUDIENCE", "MCP_CLOUDRUN_PROXY_TOKEN_SOURCE", "MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT",
+		"MCP_CLOUDRUN_PROXY_SERVICE", "MCP_CLOUDRUN_PROXY_RUN_ENDPOINT", "CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_RUN_REGION", "CLOUDSDK_ACTIVE_CONFIG_NAME"} {
 		t.Setenv(k, "") // restores the variable after the test
 		os.Unsetenv(k)  // kong treats an empty variable as set
 	}
@@ -163,7 +130,7 @@ func TestDebugCommand(t *testing.T) {
 	}{
 		{
 			desc: "all pass", account: sa, args: []string{"--token-source", "gcloud"},
-			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok"},
+			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"},
 			contains: []string{"active account " + sa, "aud http://127.0.0.1:", `server "stub" 0.1, protocol 2025-06-18`, "2 tools: echo, add; session deleted (HTTP 200 OK)", "PASSED"},
 		},
 		{
@@ -185,7 +152,7 @@ func TestDebugCommand(t *testing.T) {
 		},
 		{
 			desc: "URL without a path", account: sa, args: []string{"--token-source", "gcloud", "--url-path", "/"},
-			code: 0, verdicts: []string{"warn", "ok", "ok", "ok", "ok", "ok"},
+			code: 0, verdicts: []string{"warn", "ok", "ok", "ok", "ok", "ok", "ok"},
 			contains: []string{"most MCP servers serve Streamable HTTP at /mcp"},
 		},
 	} {
@@ -344,6 +311,7 @@ func TestDebugFlagErrors(t *testing.T) {
 		{[]string{"debug", "--url", "http://127.0.0.1:1/mcp", "--timeout", "0s"}, "--timeout 0s: must be positive"},
 		{[]string{"debug", "--url", "http://example.com/mcp"}, "plain http is allowed only for loopback hosts"},
 		{[]string{"debug"}, "--url"},
+		{[]string{"debug", "--service", "svc", "--url", "https://svc-x.a.run.app/mcp"}, "--service and --url (or MCP_CLOUDRUN_PROXY_URL) are mutually exclusive"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := execute(t.Context(), tc.args, strings.NewReader(""), &stdout, &stderr); code != 2 {

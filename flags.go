@@ -9,13 +9,19 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun"
 )
 
 // connectionFlags are the flags that say which Cloud Run service to reach and how to
 // authenticate. run, debug and install-config share them so that an entry written by
 // install-config runs exactly what debug checked.
 type connectionFlags struct {
-	URL                       string  `help:"Streamable HTTP MCP endpoint on Cloud Run, e.g. https://svc-xyz.a.run.app/mcp." env:"MCP_CLOUDRUN_PROXY_URL" required:""`
+	URL                       string  `help:"Streamable HTTP MCP endpoint on Cloud Run, e.g. https://svc-xyz.a.run.app/mcp (or --service)." env:"MCP_CLOUDRUN_PROXY_URL"`
+	Service                   string  `help:"Cloud Run service name, instead of --url: its URL is read from the Cloud Run Admin API (needs run.services.get)." env:"MCP_CLOUDRUN_PROXY_SERVICE" placeholder:"NAME"`
+	Region                    string  `help:"Region of --service (default: CLOUDSDK_RUN_REGION, then gcloud's run/region)." placeholder:"REGION"`
+	GCPProject                string  `name:"project" help:"Google Cloud project of --service (default: CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, then gcloud's core/project)." placeholder:"PROJECT"`
+	Path                      string  `help:"Path of the MCP endpoint on the service, appended to the URL --service resolves to (default /mcp)." placeholder:"PATH"`
 	Audience                  string  `help:"ID token audience (default: scheme://host[:port] of --url)." env:"MCP_CLOUDRUN_PROXY_AUDIENCE"`
 	TokenSource               string  `help:"Where ID tokens come from: auto, google-auth (Application Default Credentials) or gcloud (gcloud auth print-identity-token; ignores the audience)." env:"MCP_CLOUDRUN_PROXY_TOKEN_SOURCE" enum:"auto,google-auth,gcloud" default:"auto"`
 	ImpersonateServiceAccount string  `help:"Mint ID tokens as this service account (needs roles/iam.serviceAccountTokenCreator on it)." env:"MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT" placeholder:"EMAIL"`
@@ -25,8 +31,11 @@ type connectionFlags struct {
 
 // Validate checks the flags together; kong calls it after parsing.
 func (f *connectionFlags) Validate() error {
+	if err := f.validateService(); err != nil || f.Service != "" {
+		return err
+	}
 	if f.URL == "" {
-		return fmt.Errorf("--url (or MCP_CLOUDRUN_PROXY_URL) is required: the Cloud Run MCP endpoint, e.g. https://svc-xyz.a.run.app/mcp")
+		return fmt.Errorf("--url (or MCP_CLOUDRUN_PROXY_URL) is required, or --service: the Cloud Run MCP endpoint, e.g. https://svc-xyz.a.run.app/mcp, or the service's name (with --region and --project unless gcloud's configuration names them)")
 	}
 	u, err := url.Parse(f.URL)
 	if err != nil {
@@ -86,20 +95,7 @@ func (f *connectionFlags) audience() string {
 
 // defaultAudience is scheme://host[:port] of rawURL, which is what Cloud Run expects in aud:
 // the host in lower case and a port only when it is not the scheme's default.
-func defaultAudience(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return rawURL
-	}
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + ":" + port
-}
+func defaultAudience(rawURL string) string { return cloudrun.Origin(rawURL) }
 
 func (f *connectionFlags) refreshMargin() time.Duration {
 	return time.Duration(f.RefreshMargin * float64(time.Second))

@@ -40,7 +40,7 @@
             # How this Go workspace is built by Nix
             # ---------------------------------------
             # The repository is several Go modules tied together by go.work: the root module
-            # (the command), ./proxy, ./tokens and ./mcpclientcfg (libraries it imports) and
+            # (the command), ./proxy, ./tokens, ./mcpclientcfg and ./cloudrun (libraries it imports) and
             # ./e2e (tests only). The root go.mod reaches the libraries through `replace ... =>
             # ./proxy` (etc.) directives, so it builds alone with GOWORK=off, and that is how
             # Nix builds it:
@@ -94,7 +94,7 @@
             modRoot = ".";
             subPackages = [ "." ];
             proxyVendor = true;
-            vendorHash = "sha256-GyrS8vPlHsNBW37kyOFUQ3RyslBefniuoxgtWYzHVKQ=";
+            vendorHash = "sha256-TWABm4f8A5aId5rgGce8CIRxTO8ibDF9kgLi5lvWAKk=";
             goSum = ./go.sum;
 
             env = {

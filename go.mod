@@ -3,11 +3,9 @@ module github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy
 go 1.26.0
 
 require (
-	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
+	cloud.google.com/go/auth v0.24.4 // indirect
 	cloud.google.com/go/compute/metadata v0.10.0 // indirect
 	github.com/alecthomas/kong v1.17.0
-	github.com/felixge/httpsnoop v1.1.0 // indirect
-	github.com/google/s2a-go v0.1.11 // indirect
 	github.com/googleapis/enterprise-certificate-proxy v0.3.24 // indirect
 	github.com/googleapis/gax-go/v2 v2.27.0 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
@@ -15,7 +13,6 @@ require (
 	github.com/tidwall/gjson v1.20.1 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
 	github.com/tidwall/pretty v1.2.0 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261026165753-2ffab32bce7e // indirect
 	google.golang.org/grpc v1.85.0 // indirect
@@ -23,6 +20,7 @@ require (
 
 require (
 	github.com/google/go-cmp v0.7.0
+	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun v0.0.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/mcpclientcfg v0.0.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy v0.0.0
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens v0.0.0
@@ -36,6 +34,7 @@ require (
 // The sibling modules live in this repository; these let the root module build without
 // go.work (GOWORK=off), as packagers and CI's go vet do.
 replace (
+	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun => ./cloudrun
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/mcpclientcfg => ./mcpclientcfg
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy => ./proxy
 	github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens => ./tokens

@@ -21,7 +21,7 @@ import (
 type installConfigCmd struct {
 	Client  string   `help:"MCP client: claude-desktop, claude-code, cursor, vscode, windsurf, gemini, codex, or all (every client whose config location exists)." enum:"claude-desktop,claude-code,cursor,vscode,windsurf,gemini,codex,all," default:"" placeholder:"CLIENT"`
 	Scope   string   `help:"user (default), project (a file in the project, to commit) or local (Claude Code: this project, in ~/.claude.json)." enum:"user,project,local" default:"user"`
-	Project string   `help:"Project directory for --scope project and local (default: the current directory)." placeholder:"DIR"`
+	Project string   `name:"project-dir" help:"Project directory for --scope project and local (default: the current directory)." placeholder:"DIR"`
 	Name    string   `help:"Server name in the client (default: the Cloud Run service name in --url)."`
 	Config  string   `help:"Edit this config file instead of the client's usual one." placeholder:"PATH"`
 	DryRun  bool     `help:"Print the change as a unified diff and write nothing."`
@@ -38,7 +38,11 @@ type installConfigCmd struct {
 // optionalConnectionFlags are connectionFlags with --url not required.
 // TestOptionalConnectionFlagsMirrorConnectionFlags keeps the two in step.
 type optionalConnectionFlags struct {
-	URL                       string  `help:"Streamable HTTP MCP endpoint on Cloud Run, e.g. https://svc-xyz.a.run.app/mcp." env:"MCP_CLOUDRUN_PROXY_URL"`
+	URL                       string  `help:"Streamable HTTP MCP endpoint on Cloud Run, e.g. https://svc-xyz.a.run.app/mcp (or --service)." env:"MCP_CLOUDRUN_PROXY_URL"`
+	Service                   string  `help:"Cloud Run service name, instead of --url: its URL is read from the Cloud Run Admin API (needs run.services.get)." env:"MCP_CLOUDRUN_PROXY_SERVICE" placeholder:"NAME"`
+	Region                    string  `help:"Region of --service (default: CLOUDSDK_RUN_REGION, then gcloud's run/region)." placeholder:"REGION"`
+	GCPProject                string  `name:"project" help:"Google Cloud project of --service (default: CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, then gcloud's core/project)." placeholder:"PROJECT"`
+	Path                      string  `help:"Path of the MCP endpoint on the service, appended to the URL --service resolves to (default /mcp)." placeholder:"PATH"`
 	Audience                  string  `help:"ID token audience (default: scheme://host[:port] of --url)." env:"MCP_CLOUDRUN_PROXY_AUDIENCE"`
 	TokenSource               string  `help:"Where ID tokens come from: auto, google-auth (Application Default Credentials) or gcloud (gcloud auth print-identity-token; ignores the audience)." env:"MCP_CLOUDRUN_PROXY_TOKEN_SOURCE" enum:"auto,google-auth,gcloud" default:"auto"`
 	ImpersonateServiceAccount string  `help:"Mint ID tokens as this service account (needs roles/iam.serviceAccountTokenCreator on it)." env:"MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT" placeholder:"EMAIL"`
@@ -95,13 +99,13 @@ func (c *installConfigCmd) Validate() error {
 		}
 	}
 	if c.Remove {
-		if c.Name == "" && c.URL == "" {
-			return errors.New("--remove needs --name (or --url to derive the name from)")
+		if c.Name == "" && c.URL == "" && c.Service == "" {
+			return errors.New("--remove needs --name (or --url or --service to derive the name from)")
 		}
 		return nil
 	}
-	if c.URL == "" {
-		return errors.New("--url is required to install an entry (set MCP_CLOUDRUN_PROXY_URL or pass --url https://SERVICE-HASH-REGION.a.run.app/mcp)")
+	if c.URL == "" && c.Service == "" {
+		return errors.New("--url is required to install an entry (set MCP_CLOUDRUN_PROXY_URL or pass --url https://SERVICE-HASH-REGION.a.run.app/mcp), or --service NAME to look the URL up")
 	}
 	cf := c.connection()
 	if err := cf.Validate(); err != nil {
@@ -126,9 +130,15 @@ func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
 	if err != nil {
 		return err
 	}
+	cf := c.connection()
 	name := c.Name
+	if svc, err := cf.resolveInstall(ctx, s, c.Remove); err != nil {
+		return &exitError{Code: 1, Err: err}
+	} else if name == "" && svc != "" {
+		name = svc
+	}
 	if name == "" {
-		if name, err = mcpclientcfg.DefaultName(c.URL); err != nil {
+		if name, err = mcpclientcfg.DefaultName(cf.URL); err != nil {
 			return err
 		}
 	}
@@ -152,7 +162,7 @@ func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
 			fmt.Fprintf(s.Stderr, "warning: %s is in a versioned Homebrew Cellar directory, which an upgrade removes; run install-config as $(brew --prefix)/bin/mcp-cloudrun-proxy\n", exe)
 		}
 		env, _ := parseEnvFlags(c.Env) // checked in Validate
-		entry = mcpclientcfg.ServerEntry{Name: name, Command: exe, Args: append([]string{"run"}, runArgs(c.connection())...), Env: env}
+		entry = mcpclientcfg.ServerEntry{Name: name, Command: exe, Args: append([]string{"run"}, runArgs(cf)...), Env: env}
 	}
 	failed := 0
 	for _, loc := range locs {

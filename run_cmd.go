@@ -47,7 +47,12 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 	if err := c.validate(); err != nil {
 		auth.start(nil, err)
 		url = "http://127.0.0.1/" // never contacted: every request fails at Authorize
+	} else if _, err := c.resolveURL(ctx, log); err != nil {
+		// --service: the Admin API said no (unknown service, no run.services.get, ...).
+		auth.start(nil, err)
+		url = "http://127.0.0.1/" // never contacted: every request fails at Authorize
 	} else {
+		url = c.URL // resolved from --service, if given
 		go func() {
 			cache, err := tokens.New(ctx, c.tokenOptions(log))
 			if err == nil {

@@ -35,6 +35,8 @@ type env struct {
 	crun   *fakecloudrun.Server
 	setup  *fakegoogle.Setup
 	dir    string
+	// target names the service for run; nil means --url of crun.
+	target []string
 }
 
 type envOpts struct {
@@ -102,7 +104,12 @@ func (l *lockedBuffer) String() string {
 
 // proxyCmd returns the command line of `mcp-cloudrun-proxy run` against e.
 func (e *env) proxyCmd(extraArgs, extraEnv []string) *exec.Cmd {
-	args := append([]string{"run", "--url", e.crun.URL(), "--log-level", "debug"}, e.setup.Args...)
+	target := e.target
+	if target == nil {
+		target = []string{"--url", e.crun.URL()}
+	}
+	args := append(append([]string{"run"}, target...), "--log-level", "debug")
+	args = append(args, e.setup.Args...)
 	args = append(args, extraArgs...)
 	cmd := exec.Command(proxyBin, args...)
 	cmd.Env = append(append([]string{}, e.setup.Env...), extraEnv...)

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/e2e/fakecloudrun"
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/e2e/fakegoogle"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -37,11 +40,17 @@ func readmeBlock(t *testing.T, name string) string {
 // client entry that install-config wrote, exactly as the client would, and completes a session
 // through it.
 func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
-	e := newEnv(t, envOpts{kind: fakegoogle.AuthorizedUserWellKnown})
-	// A host name, not an IP address, as a real service URL has: install-config derives the
-	// entry's name from it. User ADC tokens carry the OAuth client id as audience, which the
-	// fake service accepts as Cloud Run does for an invoker.
+	// The quick start names the service my-service in my-project, us-central1; the fake Admin
+	// API serves it, with the user as its invoker. User ADC tokens carry the OAuth client id as
+	// audience, which the fake service accepts as Cloud Run does for an invoker.
+	const project, region, name = "my-project", "us-central1", "my-service"
+	e := newEnv(t, envOpts{kind: fakegoogle.AuthorizedUserWellKnown,
+		crun: fakecloudrun.Options{RunService: "projects/" + project + "/locations/" + region + "/services/" + name}})
 	serviceURL := strings.Replace(e.crun.URL(), "127.0.0.1", "localhost", 1)
+	e.google.PutRunService(fakegoogle.RunService{Project: project, Region: region, Name: name,
+		URI: strings.TrimSuffix(serviceURL, "/mcp"), Invokers: []string{fakegoogle.MemberOf(e.setup.Principal)}})
+	e.setup.Env = append(e.setup.Env, fakegoogle.RunEndpointEnv+"="+e.google.URL())
+	gcloudProps := map[string]string{}
 
 	block := readmeBlock(t, "quickstart")
 	var script []string
@@ -53,8 +62,14 @@ func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
 		case cmd == "gcloud auth application-default login":
 			// Interactive (a browser); newEnv already wrote the file it writes.
 			ranLogin = true
-		case strings.HasPrefix(cmd, "URL="):
-			script = append(script, "URL="+serviceURL)
+		case strings.HasPrefix(cmd, "gcloud config set "):
+			// What gcloud writes: the active configuration's properties file.
+			f := strings.Fields(cmd)
+			if len(f) != 5 {
+				t.Fatalf("unexpected gcloud config set line: %q", cmd)
+			}
+			gcloudProps[f[3]] = f[4]
+			writeGcloudConfig(t, e.setup.CloudSDKConfig, gcloudProps)
 		case strings.HasPrefix(cmd, "mcp-cloudrun-proxy "):
 			script = append(script, cmd)
 		default:
@@ -72,7 +87,9 @@ func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
 	if err := os.Symlink(proxyBin, filepath.Join(bin, "mcp-cloudrun-proxy")); err != nil {
 		t.Fatal(err)
 	}
-	runEnv := append(append([]string{}, e.setup.Env...), "PATH="+bin+":/usr/bin:/bin")
+	// gcloudDir keeps the fake gcloud ahead of any real one: a real gcloud on this machine,
+	// probed by --token-source auto, would rewrite the configuration the quick start set.
+	runEnv := append(append([]string{}, e.setup.Env...), "PATH="+bin+":"+gcloudDir+":/usr/bin:/bin")
 	for i, cmd := range script {
 		full := strings.Join(script[:i+1], "\n")
 		if !strings.HasPrefix(cmd, "mcp-cloudrun-proxy ") {
@@ -87,8 +104,11 @@ func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
 			t.Fatalf("quick start step %q failed: %v\n%s", cmd, err, out.String())
 		}
 		checkNoLeak(t, e, out.String())
-		if i == len(script)-1 && !strings.Contains(out.String(), "localhost") {
+		if i == len(script)-1 && !strings.Contains(out.String(), serviceURL) {
 			t.Errorf("list-config does not show the installed entry:\n%s", out.String())
+		}
+		if strings.HasPrefix(cmd, "mcp-cloudrun-proxy services") && !regexp.MustCompile(name+` +`+region+` +`+regexp.QuoteMeta(strings.TrimSuffix(serviceURL, "/mcp"))+` +all +yes`).MatchString(out.String()) {
+			t.Errorf("services does not list %s as invocable:\n%s", name, out.String())
 		}
 	}
 
@@ -108,9 +128,12 @@ func TestReadmeQuickStartRunsAsWritten(t *testing.T) {
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		t.Fatalf("config is not JSON: %v\n%s", err, raw)
 	}
-	entry, ok := cfg.MCPServers["localhost"]
+	entry, ok := cfg.MCPServers[name]
 	if !ok || len(cfg.MCPServers) != 1 {
-		t.Fatalf("want one entry named after the URL's host, got %s", raw)
+		t.Fatalf("want one entry named after the service, got %s", raw)
+	}
+	if !slices.Equal(entry.Args, []string{"run", "--url", serviceURL}) {
+		t.Errorf("entry args %q, want the resolved --url %s", entry.Args, serviceURL)
 	}
 	if !filepath.IsAbs(entry.Command) {
 		t.Errorf("entry command %q is not an absolute path", entry.Command)
@@ -170,5 +193,30 @@ func TestReadmeClaudeDesktopExampleMatchesInstallConfig(t *testing.T) {
 		if !strings.Contains(string(out), `"`+name+`"`) {
 			t.Errorf("install-config would name the entry differently than the README's %q:\n%s", name, out)
 		}
+	}
+}
+
+// writeGcloudConfig writes props (section/key -> value, e.g. run/region) as gcloud's default
+// configuration under dir, as `gcloud config set` does.
+func writeGcloudConfig(t *testing.T, dir string, props map[string]string) {
+	t.Helper()
+	sections := map[string][]string{}
+	for k, v := range props {
+		sec, key, ok := strings.Cut(k, "/")
+		if !ok {
+			sec, key = "core", k
+		}
+		sections[sec] = append(sections[sec], key+" = "+v)
+	}
+	var b strings.Builder
+	for _, sec := range slices.Sorted(maps.Keys(sections)) {
+		b.WriteString("[" + sec + "]\n" + strings.Join(sections[sec], "\n") + "\n\n")
+	}
+	cfg := filepath.Join(dir, "configurations")
+	if err := os.MkdirAll(cfg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg, "config_default"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

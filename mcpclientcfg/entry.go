@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun"
 )
 
 // A ServerEntry is one stdio MCP server as a client starts it: Command with Args, and Env
@@ -77,31 +79,14 @@ func DefaultName(rawURL string) (string, error) {
 	if net.ParseIP(host) != nil {
 		return "", fmt.Errorf("server name from --url %q: the host is an IP address; pass --name", rawURL)
 	}
-	labels := strings.Split(host, ".")
-	name := labels[0]
-	parts := strings.Split(name, "-")
-	switch {
-	case strings.HasSuffix(host, ".a.run.app") && len(labels) == 4 && len(parts) >= 3:
-		// SERVICE-HASH-REGIONCODE.a.run.app; SERVICE may itself contain '-'.
-		name = strings.Join(parts[:len(parts)-2], "-")
-	case strings.HasSuffix(host, ".run.app") && len(labels) == 4 && len(parts) >= 2 && isDigits(parts[len(parts)-1]):
-		// SERVICE-PROJECTNUMBER.REGION.run.app.
-		name = strings.Join(parts[:len(parts)-1], "-")
+	// A run.app host names the service (cloudrun knows its forms); other hosts give their
+	// first label.
+	name := cloudrun.ServiceName(rawURL)
+	if name == "" {
+		name, _, _ = strings.Cut(host, ".")
 	}
 	if err := ValidateName(name); err != nil {
 		return "", fmt.Errorf("server name from --url %q: %w; pass --name", rawURL, err)
 	}
 	return name, nil
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }

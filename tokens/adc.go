@@ -68,7 +68,7 @@ var errNoADCFile = errors.New("no ADC file")
 // $HOME/.config/gcloud elsewhere).
 func findADCFile(e env) (adcLocation, error) {
 	var loc adcLocation
-	if p := e.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); p != "" {
+	if p := e.getenv("GOOGLE_APPLICATION_CREDENTIALS"); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			return loc, fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS=%s: %w; point it at an existing key file or unset it", p, err)
 		}
@@ -90,16 +90,16 @@ func findADCFile(e env) (adcLocation, error) {
 
 func wellKnownFile(e env) string {
 	const name = "application_default_credentials.json"
-	if d := e.Getenv("CLOUDSDK_CONFIG"); d != "" {
+	if d := e.getenv("CLOUDSDK_CONFIG"); d != "" {
 		return filepath.Join(d, name)
 	}
 	if runtime.GOOS == "windows" {
-		if d := e.Getenv("APPDATA"); d != "" {
+		if d := e.getenv("APPDATA"); d != "" {
 			return filepath.Join(d, "gcloud", name)
 		}
 		return ""
 	}
-	if h := e.Getenv("HOME"); h != "" {
+	if h := e.getenv("HOME"); h != "" {
 		return filepath.Join(h, ".config", "gcloud", name)
 	}
 	return ""

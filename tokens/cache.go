@@ -66,15 +66,15 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 }
 
 // NewCache wraps p in a [Cache] and starts its background refresher. Only RefreshMargin,
-// Logger, Now and After of opts are used. Call [Cache.Close] when done.
+// Logger and the clock hooks of opts are used. Call [Cache.Close] when done.
 func NewCache(p Provider, opts Options) *Cache {
 	e := resolveOptions(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Cache{
 		p:      p,
 		log:    e.Logger,
-		now:    e.Now,
-		after:  e.After,
+		now:    e.now,
+		after:  e.after,
 		margin: max(e.RefreshMargin, 0),
 		ctx:    ctx,
 		cancel: cancel,

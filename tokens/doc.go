@@ -9,8 +9,10 @@
 //     (GOOGLE_APPLICATION_CREDENTIALS, then gcloud's well-known file in $CLOUDSDK_CONFIG,
 //     %APPDATA%\gcloud or $HOME/.config/gcloud, then the metadata server:
 //     GCE_METADATA_HOST, or a one-second probe of 169.254.169.254 unless NO_GCE_CHECK=true).
-//     service_account keys use Google's idtoken implementation (JWT-bearer grant at the
-//     key's token_uri); impersonated_service_account and external_account files call IAM
+//     service_account keys use the JWT-bearer grant at the key's token_uri with a
+//     target_audience claim, through cloud.google.com/go/auth's two-legged token provider
+//     (not the idtoken package, whose gRPC dependencies cost about 6 MB of resident memory);
+//     impersonated_service_account and external_account files call IAM
 //     Credentials generateIdToken at the host of their service_account_impersonation_url
 //     with the source credentials' access token; authorized_user files use the refresh-token
 //     grant, whose id_token carries the OAuth client id as audience
@@ -23,6 +25,14 @@
 // [Options.ImpersonateServiceAccount] mints as a service account: generateIdToken at
 // MCP_CLOUDRUN_PROXY_IAM_ENDPOINT (default https://iamcredentials.googleapis.com) for
 // google-auth, gcloud --impersonate-service-account for gcloud.
+//
+// # Access tokens
+//
+// [NewAccessSource] (or [AccessSourceOf] a provider) issues OAuth access tokens with the
+// cloud-platform scope for the same principal, impersonation included (IAM Credentials
+// generateAccessToken, gcloud auth print-access-token --impersonate-service-account), for
+// the Cloud Run Admin API. [AccessSource.Authorize] sets one on a request, so the token never
+// leaves the package as a string.
 //
 // # Caching
 //

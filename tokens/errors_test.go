@@ -115,7 +115,7 @@ func TestErrorsNameTheFix(t *testing.T) {
 				te.writeFile(filepath.Join(g.cfg, "hang"), nil)
 				o := te.options()
 				o.Source = SourceGcloud
-				o.GcloudTimeout = 300 * time.Millisecond
+				o.gcloudTimeout = 300 * time.Millisecond
 				return o
 			},
 			atFetch: true,
@@ -139,7 +139,7 @@ func TestErrorsNameTheFix(t *testing.T) {
 			desc: "impersonation denied",
 			setup: func(te *testEnv) Options {
 				te.useWellKnownADC(te.authorizedUser())
-				te.set(EnvIAMEndpoint, te.fg.srv.URL)
+				te.set(envIAMEndpoint, te.fg.srv.URL)
 				te.fg.denyIAM = true
 				o := te.options()
 				o.Source = SourceGoogleAuth

@@ -168,6 +168,7 @@ type iamCall struct {
 	Email, Audience, BearerKind string
 	Delegates                   []string
 	IncludeEmail                bool
+	Scope                       []string // generateAccessToken only
 }
 
 func newFakeGoogle(t *testing.T, clock *fakeClock) *fakeGoogle {
@@ -379,7 +380,7 @@ func (fg *fakeGoogle) metadata(w http.ResponseWriter, r *http.Request) {
 
 func (fg *fakeGoogle) iam(w http.ResponseWriter, r *http.Request) {
 	email, method, _ := strings.Cut(r.PathValue("call"), ":")
-	if method != "generateIdToken" {
+	if method != "generateIdToken" && method != "generateAccessToken" {
 		http.NotFound(w, r)
 		return
 	}
@@ -404,8 +405,16 @@ func (fg *fakeGoogle) iam(w http.ResponseWriter, r *http.Request) {
 		Audience     string   `json:"audience"`
 		IncludeEmail bool     `json:"includeEmail"`
 		Delegates    []string `json:"delegates"`
+		Scope        []string `json:"scope"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Audience == "" {
+	if err := json.NewDecoder(r.Body).Decode(&body); err == nil && method == "generateAccessToken" {
+		fg.mu.Lock()
+		fg.iamCalls = append(fg.iamCalls, iamCall{Email: email, BearerKind: kind, Delegates: body.Delegates, Scope: body.Scope})
+		fg.mu.Unlock()
+		writeJSON(w, map[string]any{"accessToken": fg.accessToken("impersonated:" + email), "expireTime": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+		return
+	}
+	if body.Audience == "" {
 		http.Error(w, `{"error":{"code":400,"message":"audience required"}}`, 400)
 		return
 	}
@@ -445,7 +454,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	te.vars = map[string]string{
 		"HOME":        te.home,
 		"PATH":        te.bin, // never a real gcloud
-		EnvNoGCECheck: "true",
+		envNoGCECheck: "true",
 	}
 	t.Cleanup(func() { te.assertNoSecrets(te.logs.String(), "logs") })
 	return te
@@ -458,10 +467,10 @@ func (te *testEnv) options() Options {
 		Audience:      testAudience,
 		RefreshMargin: 60 * time.Second,
 		Logger:        slog.New(slog.NewTextHandler(te.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		HTTPClient:    te.fg.srv.Client(),
-		Getenv:        func(k string) string { return te.vars[k] },
-		Now:           te.clk.Now,
-		After:         te.clk.After,
+		httpClient:    te.fg.srv.Client(),
+		getenv:        func(k string) string { return te.vars[k] },
+		now:           te.clk.Now,
+		after:         te.clk.After,
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun"
 )
 
 const (
@@ -28,7 +30,7 @@ type gcloudProvider struct {
 
 var _ Provider = (*gcloudProvider)(nil)
 
-// passedEnv are the variables forwarded from Options.Getenv to gcloud, on top of the process
+// passedEnv are the variables forwarded from Options.getenv to gcloud, on top of the process
 // environment, so that an injected environment (tests, hermetic runs) reaches gcloud too.
 var passedEnv = []string{
 	"PATH", "HOME", "APPDATA", "CLOUDSDK_CONFIG", "CLOUDSDK_CORE_ACCOUNT",
@@ -67,7 +69,7 @@ func newGcloud(ctx context.Context, e env) (*gcloudProvider, error) {
 // sendsAudience reports whether gcloud accepts --audiences here: only for service accounts and
 // impersonation.
 func (p *gcloudProvider) sendsAudience() bool {
-	return p.impersonationTarget() != "" || isServiceAccountEmail(p.account)
+	return p.impersonationTarget() != "" || cloudrun.IsServiceAccount(p.account)
 }
 
 // impersonationTarget is the service account gcloud impersonates: ours, or the one set in
@@ -76,11 +78,7 @@ func (p *gcloudProvider) impersonationTarget() string {
 	if p.e.ImpersonateServiceAccount != "" {
 		return p.e.ImpersonateServiceAccount
 	}
-	return p.e.Getenv("CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT")
-}
-
-func isServiceAccountEmail(s string) bool {
-	return strings.HasSuffix(s, ".gserviceaccount.com")
+	return p.e.getenv("CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT")
 }
 
 // Describe implements [Provider].
@@ -122,7 +120,7 @@ func (p *gcloudProvider) activeAccount(ctx context.Context) (string, error) {
 // run executes gcloud with a timeout and returns stdout. Errors carry gcloud's stderr,
 // redacted, and the fix.
 func (p *gcloudProvider) run(ctx context.Context, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.e.GcloudTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.e.gcloudTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.path, args...)
 	cmd.Env = gcloudEnviron(p.e)
@@ -139,7 +137,7 @@ func (p *gcloudProvider) run(ctx context.Context, args ...string) (string, error
 	msg := redactSecrets(stderr.String())
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
-		return "", fmt.Errorf("%s did not finish within %s; check that gcloud works (`gcloud auth list`) or use --token-source google-auth", name, p.e.GcloudTimeout)
+		return "", fmt.Errorf("%s did not finish within %s; check that gcloud works (`gcloud auth list`) or use --token-source google-auth", name, p.e.gcloudTimeout)
 	case errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist):
 		return "", fmt.Errorf("gcloud not found at %s: %s", p.path, fixInstallGcloud)
 	case looksLoggedOut(msg):
@@ -167,7 +165,7 @@ func gcloudEnviron(e env) []string {
 	set := map[string]bool{}
 	var extra []string
 	for _, k := range passedEnv {
-		if v := e.Getenv(k); v != "" {
+		if v := e.getenv(k); v != "" {
 			set[k] = true
 			extra = append(extra, k+"="+v)
 		}
@@ -182,19 +180,19 @@ func gcloudEnviron(e env) []string {
 	return append(out, extra...)
 }
 
-// findGcloud returns Options.GcloudPath or gcloud's path on the (injected) PATH.
+// findGcloud returns Options.gcloudPath or gcloud's path on the (injected) PATH.
 func findGcloud(e env) (string, error) {
-	if e.GcloudPath != "" {
-		if _, err := os.Stat(e.GcloudPath); err != nil {
-			return "", fmt.Errorf("gcloud not found at %s: %s", e.GcloudPath, fixInstallGcloud)
+	if e.gcloudPath != "" {
+		if _, err := os.Stat(e.gcloudPath); err != nil {
+			return "", fmt.Errorf("gcloud not found at %s: %s", e.gcloudPath, fixInstallGcloud)
 		}
-		return e.GcloudPath, nil
+		return e.gcloudPath, nil
 	}
 	names := []string{"gcloud"}
 	if runtime.GOOS == "windows" {
 		names = []string{"gcloud.cmd", "gcloud.exe", "gcloud.bat"}
 	}
-	for _, dir := range filepath.SplitList(e.Getenv("PATH")) {
+	for _, dir := range filepath.SplitList(e.getenv("PATH")) {
 		if dir == "" {
 			continue
 		}

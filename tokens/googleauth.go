@@ -24,6 +24,9 @@ type googleAuthProvider struct {
 	label string // "service_account key /path", for errors
 	fix   string // the remedy appended to fetch errors
 	mint  func(ctx context.Context) (string, error)
+	// access returns an OAuth access token (cloud-platform scope) for the principal the ID
+	// tokens are minted as, impersonation included.
+	access accessTokenFunc
 }
 
 var _ Provider = (*googleAuthProvider)(nil)
@@ -95,91 +98,32 @@ func newGoogleAuth(ctx context.Context, e env) (*googleAuthProvider, error) {
 	}
 }
 
-// fromCredFile builds the provider for one ADC file.
+// fromCredFile builds the provider for one ADC file: ID tokens (mint) and, from the same
+// credentials and impersonation, access tokens for Google APIs (access).
 func fromCredFile(e env, f *credFile, path string) (*googleAuthProvider, error) {
-	imp := e.ImpersonateServiceAccount
 	p := &googleAuthProvider{
 		desc: Description{
 			Source:              SourceGoogleAuth,
 			CredentialType:      f.Type,
 			CredentialFile:      path,
-			ImpersonationTarget: imp,
+			ImpersonationTarget: e.ImpersonateServiceAccount,
 			AudienceHonoured:    true,
 		},
 	}
+	imp := e.ImpersonateServiceAccount
 	switch f.Type {
+	case TypeImpersonatedServiceAccount:
+		return p, p.fromImpersonatedFile(e, f, path)
+	case TypeExternalAccount:
+		return p, p.fromExternalAccount(e, f, path)
 	case TypeServiceAccount:
 		p.desc.Principal = f.ClientEmail
 		p.label = "service_account key " + path
-		if imp == "" {
-			p.fix = "check that the key is not disabled or deleted and that its token_uri is reachable"
-			p.mint = serviceAccountIDToken(e, f)
-			return p, nil
-		}
+		p.fix = "check that the key is not disabled or deleted and that its token_uri is reachable"
 	case TypeAuthorizedUser:
 		p.label = "authorized_user credentials " + path
-		if imp == "" {
-			p.desc.AudienceHonoured = false
-			p.fix = "run `gcloud auth application-default login` again"
-			p.mint = func(ctx context.Context) (string, error) {
-				r, err := refreshGrant(ctx, e.HTTPClient, f)
-				if err != nil {
-					return "", err
-				}
-				if r.IDToken == "" {
-					return "", errors.New("the token endpoint returned no id_token")
-				}
-				return r.IDToken, nil
-			}
-			return p, nil
-		}
-	case TypeImpersonatedServiceAccount:
-		base, target, _ := parseImpersonationURL(f.ServiceAccountImpersonationURL)
-		src, _ := parseCredJSON(f.SourceCredentials)
-		access, principal, err := accessTokenFor(e, src)
-		if err != nil {
-			return nil, fmt.Errorf("source_credentials: %w", err)
-		}
-		p.desc.Principal = principal
-		p.label = "impersonated_service_account " + target + " from " + path
-		if imp == "" {
-			p.desc.ImpersonationTarget = target
-			p.fix = "check that the source credentials may impersonate " + target
-			p.mint = impersonatedIDToken(e, access, base, target, f.Delegates)
-			return p, nil
-		}
-		// Chain: the source impersonates the file's target, which impersonates the flag's.
-		p.mint = impersonatedIDToken(e, access, e.iamEndpointOr(base), imp, append(append([]string(nil), f.Delegates...), target))
-		p.fix = "check that " + target + " may impersonate " + imp
-		return p, nil
-	case TypeExternalAccount:
-		access, err := externalAccountAccess(e, f)
-		if err != nil {
-			return nil, err
-		}
-		p.label = "external_account " + path
-		var base, target string
-		if f.ServiceAccountImpersonationURL != "" {
-			base, target, _ = parseImpersonationURL(f.ServiceAccountImpersonationURL)
-		}
-		switch {
-		case imp == "" && target == "":
-			return nil, errors.New("external_account credentials without service_account_impersonation_url cannot mint ID tokens; pass --impersonate-service-account EMAIL")
-		case imp == "":
-			p.desc.ImpersonationTarget = target
-			p.fix = "check that the federated identity may impersonate " + target
-			p.mint = impersonatedIDToken(e, access, base, target, nil)
-		default:
-			var delegates []string
-			if target != "" {
-				delegates = []string{target}
-			}
-			p.fix = "check that the federated identity may impersonate " + imp
-			p.mint = impersonatedIDToken(e, access, e.iamEndpointOr(base), imp, delegates)
-		}
-		return p, nil
+		p.fix = "run `gcloud auth application-default login` again"
 	}
-	// --impersonate-service-account with a service_account or authorized_user source.
 	access, principal, err := accessTokenFor(e, f)
 	if err != nil {
 		return nil, err
@@ -187,20 +131,105 @@ func fromCredFile(e env, f *credFile, path string) (*googleAuthProvider, error) 
 	if p.desc.Principal == "" {
 		p.desc.Principal = principal
 	}
-	p.fix = "check that your credentials may impersonate " + imp
-	p.mint = impersonatedIDToken(e, access, e.iamEndpoint(), imp, nil)
+	switch {
+	case imp != "":
+		// --impersonate-service-account with a service_account or authorized_user source.
+		p.fix = "check that your credentials may impersonate " + imp
+		p.impersonate(e, access, e.iamEndpoint(), imp, nil)
+	case f.Type == TypeServiceAccount:
+		p.mint, p.access = serviceAccountIDToken(e, f), access
+	default:
+		p.desc.AudienceHonoured = false
+		p.mint, p.access = refreshIDToken(e, f), access
+	}
 	return p, nil
 }
 
-// impersonatedIDToken mints through IAM Credentials generateIdToken with a fresh source access
-// token each time, so a revoked grant is noticed at once.
-func impersonatedIDToken(e env, access accessTokenFunc, base, target string, delegates []string) func(context.Context) (string, error) {
-	return func(ctx context.Context) (string, error) {
+// fromImpersonatedFile handles an impersonated_service_account ADC file.
+func (p *googleAuthProvider) fromImpersonatedFile(e env, f *credFile, path string) error {
+	base, target, _ := parseImpersonationURL(f.ServiceAccountImpersonationURL)
+	src, _ := parseCredJSON(f.SourceCredentials)
+	access, principal, err := accessTokenFor(e, src)
+	if err != nil {
+		return fmt.Errorf("source_credentials: %w", err)
+	}
+	p.desc.Principal = principal
+	p.label = "impersonated_service_account " + target + " from " + path
+	imp := e.ImpersonateServiceAccount
+	if imp == "" {
+		p.desc.ImpersonationTarget = target
+		p.fix = "check that the source credentials may impersonate " + target
+		p.impersonate(e, access, base, target, f.Delegates)
+		return nil
+	}
+	// Chain: the source impersonates the file's target, which impersonates the flag's.
+	p.fix = "check that " + target + " may impersonate " + imp
+	p.impersonate(e, access, e.iamEndpointOr(base), imp, append(append([]string(nil), f.Delegates...), target))
+	return nil
+}
+
+// fromExternalAccount handles an external_account (workload identity federation) file.
+func (p *googleAuthProvider) fromExternalAccount(e env, f *credFile, path string) error {
+	access, err := externalAccountAccess(e, f)
+	if err != nil {
+		return err
+	}
+	p.label = "external_account " + path
+	var base, target string
+	if f.ServiceAccountImpersonationURL != "" {
+		base, target, _ = parseImpersonationURL(f.ServiceAccountImpersonationURL)
+	}
+	imp := e.ImpersonateServiceAccount
+	switch {
+	case imp == "" && target == "":
+		return errors.New("external_account credentials without service_account_impersonation_url cannot mint ID tokens; pass --impersonate-service-account EMAIL")
+	case imp == "":
+		p.desc.ImpersonationTarget = target
+		p.fix = "check that the federated identity may impersonate " + target
+		p.impersonate(e, access, base, target, nil)
+	default:
+		var delegates []string
+		if target != "" {
+			delegates = []string{target}
+		}
+		p.fix = "check that the federated identity may impersonate " + imp
+		p.impersonate(e, access, e.iamEndpointOr(base), imp, delegates)
+	}
+	return nil
+}
+
+// impersonate mints both kinds of token as target through IAM Credentials (generateIdToken,
+// generateAccessToken) with a fresh source access token each time, so a revoked grant is
+// noticed at once.
+func (p *googleAuthProvider) impersonate(e env, access accessTokenFunc, base, target string, delegates []string) {
+	p.mint = func(ctx context.Context) (string, error) {
 		at, err := access(ctx)
 		if err != nil {
 			return "", fmt.Errorf("getting an access token for the source credentials: %w", err)
 		}
-		return generateIDToken(ctx, e.HTTPClient, base, target, e.Audience, delegates, at)
+		return generateIDToken(ctx, e.httpClient, base, target, e.Audience, delegates, at)
+	}
+	p.access = func(ctx context.Context) (string, error) {
+		at, err := access(ctx)
+		if err != nil {
+			return "", fmt.Errorf("getting an access token for the source credentials: %w", err)
+		}
+		return generateAccessToken(ctx, e.httpClient, base, target, delegates, at)
+	}
+}
+
+// refreshIDToken is the id_token of the refresh-token grant of an authorized_user file; its
+// aud is the OAuth client id, whatever the audience asked.
+func refreshIDToken(e env, f *credFile) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		r, err := refreshGrant(ctx, e.httpClient, f)
+		if err != nil {
+			return "", err
+		}
+		if r.IDToken == "" {
+			return "", errors.New("the token endpoint returned no id_token")
+		}
+		return r.IDToken, nil
 	}
 }
 
@@ -217,7 +246,7 @@ func serviceAccountIDToken(e env, f *credFile) func(context.Context) (string, er
 			TokenURL:      tokenURIOr(f.TokenURI),
 			PrivateClaims: map[string]any{"target_audience": e.Audience},
 			UseIDToken:    true,
-			Client:        e.HTTPClient,
+			Client:        e.httpClient,
 			// An explicit discard logger keeps GOOGLE_SDK_GO_LOGGING_LEVEL from logging
 			// request bodies (which hold the signed assertion).
 			Logger: slog.New(slog.DiscardHandler),
@@ -244,7 +273,7 @@ func accessTokenFor(e env, f *credFile) (accessTokenFunc, string, error) {
 			PrivateKeyID: f.PrivateKeyID,
 			TokenURL:     tokenURIOr(f.TokenURI),
 			Scopes:       []string{cloudPlatformScope},
-			Client:       e.HTTPClient,
+			Client:       e.httpClient,
 			Logger:       slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
@@ -259,7 +288,7 @@ func accessTokenFor(e env, f *credFile) (accessTokenFunc, string, error) {
 		}, f.ClientEmail, nil
 	case TypeAuthorizedUser:
 		return func(ctx context.Context) (string, error) {
-			r, err := refreshGrant(ctx, e.HTTPClient, f)
+			r, err := refreshGrant(ctx, e.httpClient, f)
 			if err != nil {
 				return "", fmt.Errorf("%w; run `gcloud auth application-default login` again", err)
 			}
@@ -290,7 +319,7 @@ func externalAccountAccess(e env, f *credFile) (accessTokenFunc, error) {
 	}
 	creds, err := credentials.NewCredentialsFromJSON(credentials.ExternalAccount, b, &credentials.DetectOptions{
 		Scopes: []string{cloudPlatformScope},
-		Client: e.HTTPClient,
+		Client: e.httpClient,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -332,7 +361,7 @@ func (e *scrubbedError) Unwrap() error { return e.cause }
 // iamEndpointOr is the generateIdToken base for --impersonate-service-account: the override
 // env var, else fallback (the host of the ADC file's own impersonation URL).
 func (e env) iamEndpointOr(fallback string) string {
-	if v := e.Getenv(EnvIAMEndpoint); v != "" {
+	if v := e.getenv(envIAMEndpoint); v != "" {
 		return v
 	}
 	if fallback != "" {

@@ -2,12 +2,16 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"cloud.google.com/go/compute/metadata"
 )
 
 const (
@@ -16,7 +20,7 @@ const (
 )
 
 func metadataHost(e env) string {
-	if h := e.Getenv("GCE_METADATA_HOST"); h != "" {
+	if h := e.getenv("GCE_METADATA_HOST"); h != "" {
 		return h
 	}
 	return e.metadataIP
@@ -26,11 +30,11 @@ func metadataHost(e env) string {
 // GCE_METADATA_HOST set, or a bounded probe of 169.254.169.254 answering with
 // Metadata-Flavor: Google. It returns a phrase for logs and errors.
 func metadataAvailable(ctx context.Context, e env) (bool, string) {
-	if h := e.Getenv("GCE_METADATA_HOST"); h != "" {
+	if h := e.getenv("GCE_METADATA_HOST"); h != "" {
 		return true, "GCE_METADATA_HOST=" + h + " is set"
 	}
-	if v := strings.ToLower(e.Getenv(EnvNoGCECheck)); v == "1" || v == "true" {
-		return false, EnvNoGCECheck + " is set"
+	if v := strings.ToLower(e.getenv(envNoGCECheck)); v == "1" || v == "true" {
+		return false, envNoGCECheck + " is set"
 	}
 	ctx, cancel := context.WithTimeout(ctx, metadataProbeTimeout)
 	defer cancel()
@@ -54,7 +58,7 @@ func metadataAvailable(ctx context.Context, e env) (bool, string) {
 // metadataClient never goes through an HTTP proxy: the metadata server is link-local.
 func (e env) metadataClient() *http.Client {
 	if e.userHTTPClient {
-		return e.HTTPClient
+		return e.httpClient
 	}
 	return &http.Client{
 		Transport: &http.Transport{Proxy: nil, ResponseHeaderTimeout: 10 * time.Second},
@@ -63,28 +67,39 @@ func (e env) metadataClient() *http.Client {
 }
 
 // metadataGet GETs path (under /computeMetadata/v1/instance/service-accounts/default/) and
-// returns the body.
+// returns the body, through cloud.google.com/go/compute/metadata (its Metadata-Flavor header,
+// its retries of 5xx and 429 with backoff). The library takes the host only from the process
+// environment, so the transport pins requests to metadataHost(e), which honours the getenv
+// hook as the rest of resolution does.
 func metadataGet(ctx context.Context, e env, client *http.Client, path string) (string, error) {
-	u := "http://" + metadataHost(e) + metadataAccountPath + path
 	what := "metadata server " + metadataHost(e)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
+	hc := &http.Client{Transport: pinHost{host: metadataHost(e), next: client}, Timeout: client.Timeout}
+	c := metadata.NewWithOptions(&metadata.Options{Client: hc, Logger: slog.New(slog.DiscardHandler)})
+	body, err := c.GetWithContext(ctx, strings.TrimPrefix(metadataAccountPath, "/computeMetadata/v1/")+path)
+	var me *metadata.Error
+	switch {
+	case errors.As(err, &me):
+		return "", &httpError{what: what, status: me.Code, body: redactSecrets(me.Message)}
+	case err != nil:
+		var nd metadata.NotDefinedError
+		if errors.As(err, &nd) {
+			return "", &httpError{what: what, status: http.StatusNotFound, body: string(nd)}
+		}
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
-	req.Header.Set("Metadata-Flavor", "Google")
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("%s: reading answer: %w", what, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", &httpError{what: what, status: resp.StatusCode, body: redactSecrets(string(body))}
-	}
-	return strings.TrimSpace(string(body)), nil
+	return strings.TrimSpace(body), nil
+}
+
+// pinHost sends every request to host, whatever host the URL names.
+type pinHost struct {
+	host string
+	next *http.Client
+}
+
+func (p pinHost) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Host, req.Host = p.host, p.host
+	return p.next.Do(req)
 }
 
 func newMetadataProvider(ctx context.Context, e env) (*googleAuthProvider, error) {
@@ -107,13 +122,6 @@ func newMetadataProvider(ctx context.Context, e env) (*googleAuthProvider, error
 	} else {
 		p.desc.Principal = email
 	}
-	if e.ImpersonateServiceAccount == "" {
-		p.mint = func(ctx context.Context) (string, error) {
-			q := url.Values{"audience": {e.Audience}, "format": {"full"}}
-			return metadataGet(ctx, e, client, "identity?"+q.Encode())
-		}
-		return p, nil
-	}
 	access := func(ctx context.Context) (string, error) {
 		body, err := metadataGet(ctx, e, client, "token")
 		if err != nil {
@@ -125,7 +133,15 @@ func newMetadataProvider(ctx context.Context, e env) (*googleAuthProvider, error
 		}
 		return r.AccessToken, nil
 	}
+	if e.ImpersonateServiceAccount == "" {
+		p.mint = func(ctx context.Context) (string, error) {
+			q := url.Values{"audience": {e.Audience}, "format": {"full"}}
+			return metadataGet(ctx, e, client, "identity?"+q.Encode())
+		}
+		p.access = access
+		return p, nil
+	}
 	p.fix = "check that the instance's service account may impersonate " + e.ImpersonateServiceAccount
-	p.mint = impersonatedIDToken(e, access, e.iamEndpoint(), e.ImpersonateServiceAccount, nil)
+	p.impersonate(e, access, e.iamEndpoint(), e.ImpersonateServiceAccount, nil)
 	return p, nil
 }

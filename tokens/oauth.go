@@ -78,8 +78,38 @@ func refreshGrant(ctx context.Context, client *http.Client, f *credFile) (oauthT
 // generateIDToken calls IAM Credentials generateIdToken for email, authenticated with the
 // source credentials' access token.
 func generateIDToken(ctx context.Context, client *http.Client, base, email, audience string, delegates []string, accessToken string) (string, error) {
-	endpoint := strings.TrimRight(base, "/") + "/v1/projects/-/serviceAccounts/" + url.PathEscape(email) + ":generateIdToken"
+	var out struct {
+		Token string `json:"token"`
+	}
 	body := map[string]any{"audience": audience, "includeEmail": true}
+	if err := iamCredentials(ctx, client, base, email, "generateIdToken", body, delegates, accessToken, &out); err != nil {
+		return "", err
+	}
+	if out.Token == "" {
+		return "", fmt.Errorf("IAM Credentials generateIdToken for %s returned no token", email)
+	}
+	return out.Token, nil
+}
+
+// generateAccessToken calls IAM Credentials generateAccessToken (cloud-platform scope) for
+// email with the caller's accessToken.
+func generateAccessToken(ctx context.Context, client *http.Client, base, email string, delegates []string, accessToken string) (string, error) {
+	var out struct {
+		AccessToken string `json:"accessToken"`
+	}
+	body := map[string]any{"scope": []string{cloudPlatformScope}}
+	if err := iamCredentials(ctx, client, base, email, "generateAccessToken", body, delegates, accessToken, &out); err != nil {
+		return "", err
+	}
+	if out.AccessToken == "" {
+		return "", fmt.Errorf("IAM Credentials generateAccessToken for %s returned no access token", email)
+	}
+	return out.AccessToken, nil
+}
+
+// iamCredentials POSTs body (plus delegates) to method of the IAM Credentials API for email.
+func iamCredentials(ctx context.Context, client *http.Client, base, email, method string, body map[string]any, delegates []string, accessToken string, out any) error {
+	endpoint := strings.TrimRight(base, "/") + "/v1/projects/-/serviceAccounts/" + url.PathEscape(email) + ":" + method
 	if len(delegates) > 0 {
 		ds := make([]string, len(delegates))
 		for i, d := range delegates {
@@ -92,25 +122,19 @@ func generateIDToken(ctx context.Context, client *http.Client, base, email, audi
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return "", err
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(b))
 	if err != nil {
-		return "", fmt.Errorf("IAM Credentials %s: %w", endpoint, err)
+		return fmt.Errorf("IAM Credentials %s: %w", endpoint, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+accessToken)
-	var out struct {
-		Token string `json:"token"`
-	}
-	if err := doJSON(client, req, "IAM Credentials generateIdToken for "+email, &out); err != nil {
+	if err := doJSON(client, req, "IAM Credentials "+method+" for "+email, out); err != nil {
 		if he, ok := err.(*httpError); ok && (he.status == http.StatusForbidden || he.status == http.StatusUnauthorized) {
-			return "", fmt.Errorf("%w; grant the caller roles/iam.serviceAccountTokenCreator on %s and enable the IAM Service Account Credentials API", err, email)
+			return fmt.Errorf("%w; grant the caller roles/iam.serviceAccountTokenCreator on %s and enable the IAM Service Account Credentials API", err, email)
 		}
-		return "", err
+		return err
 	}
-	if out.Token == "" {
-		return "", fmt.Errorf("IAM Credentials generateIdToken for %s returned no token", email)
-	}
-	return out.Token, nil
+	return nil
 }

@@ -17,15 +17,15 @@ const (
 	SourceGcloud     = "gcloud"
 )
 
-// Environment variables read through [Options.Getenv], besides Google's own
+// Environment variables read (through the getenv hook), besides Google's own
 // (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG, GCE_METADATA_HOST, HOME, APPDATA, PATH).
 const (
-	// EnvIAMEndpoint overrides https://iamcredentials.googleapis.com for
+	// envIAMEndpoint overrides https://iamcredentials.googleapis.com for
 	// --impersonate-service-account (tests point it at a fake).
-	EnvIAMEndpoint = "MCP_CLOUDRUN_PROXY_IAM_ENDPOINT"
-	// EnvNoGCECheck, when "true" or "1", skips the metadata-server probe in auto/ADC
+	envIAMEndpoint = "MCP_CLOUDRUN_PROXY_IAM_ENDPOINT"
+	// envNoGCECheck, when "true" or "1", skips the metadata-server probe in auto/ADC
 	// resolution (the name Google's Python library uses). GCE_METADATA_HOST still wins.
-	EnvNoGCECheck = "NO_GCE_CHECK"
+	envNoGCECheck = "NO_GCE_CHECK"
 )
 
 const (
@@ -51,20 +51,22 @@ type Options struct {
 	RefreshMargin time.Duration
 	// Logger receives diagnostics; nil discards them. Tokens are never logged.
 	Logger *slog.Logger
-	// HTTPClient makes every HTTP request; nil means a client with timeouts.
-	HTTPClient *http.Client
-	// Getenv reads the environment; nil means os.Getenv.
-	Getenv func(string) string
-	// Now is the clock used for expiry decisions; nil means time.Now.
-	Now func() time.Time
-	// After is the timer used by the background refresher and its backoff; nil means
-	// time.After. Tests pass a fake clock so expiry tests run in milliseconds.
-	After func(time.Duration) <-chan time.Time
-	// GcloudPath is the gcloud executable; "" looks up "gcloud" on PATH (from Getenv).
-	GcloudPath string
-	// GcloudTimeout bounds each gcloud invocation; 0 means 30s.
-	GcloudTimeout time.Duration
 
+	// Test hooks; the zero value of each is what production uses.
+
+	// httpClient makes every HTTP request; nil means a client with timeouts.
+	httpClient *http.Client
+	// getenv reads the environment; nil means os.Getenv.
+	getenv func(string) string
+	// now is the clock used for expiry decisions; nil means time.Now.
+	now func() time.Time
+	// after is the timer of the background refresher and its backoff; nil means time.After.
+	// Tests pass a fake clock so expiry tests run in milliseconds.
+	after func(time.Duration) <-chan time.Time
+	// gcloudPath is the gcloud executable; "" looks up "gcloud" on PATH (from getenv).
+	gcloudPath string
+	// gcloudTimeout bounds each gcloud invocation; 0 means 30s.
+	gcloudTimeout time.Duration
 	// metadataIP replaces 169.254.169.254 (probe and default host) in tests.
 	metadataIP string
 }
@@ -72,7 +74,7 @@ type Options struct {
 // env is Options with every default filled in.
 type env struct {
 	Options
-	// userHTTPClient is true when Options.HTTPClient was given (tests); the metadata server
+	// userHTTPClient is true when Options.httpClient was given (tests); the metadata server
 	// then uses it too.
 	userHTTPClient bool
 }
@@ -81,21 +83,21 @@ func resolveOptions(o Options) env {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	userClient := o.HTTPClient != nil
+	userClient := o.httpClient != nil
 	if !userClient {
-		o.HTTPClient = defaultHTTPClient()
+		o.httpClient = defaultHTTPClient()
 	}
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
+	if o.getenv == nil {
+		o.getenv = os.Getenv
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.now == nil {
+		o.now = time.Now
 	}
-	if o.After == nil {
-		o.After = time.After
+	if o.after == nil {
+		o.after = time.After
 	}
-	if o.GcloudTimeout <= 0 {
-		o.GcloudTimeout = defaultGcloudTimeout
+	if o.gcloudTimeout <= 0 {
+		o.gcloudTimeout = defaultGcloudTimeout
 	}
 	if o.metadataIP == "" {
 		o.metadataIP = defaultMetadataIP
@@ -116,7 +118,7 @@ func defaultHTTPClient() *http.Client {
 
 // iamEndpoint is the base URL for generateIdToken when impersonating via the flag.
 func (e env) iamEndpoint() string {
-	if v := e.Getenv(EnvIAMEndpoint); v != "" {
+	if v := e.getenv(envIAMEndpoint); v != "" {
 		return v
 	}
 	return defaultIAMEndpoint

@@ -28,8 +28,8 @@ type Description struct {
 	Why              string // why this credential (and, for auto, this source) was picked
 }
 
-// LogAttrs returns the description as slog attributes.
-func (d Description) LogAttrs() []any {
+// logAttrs returns the description as slog attributes.
+func (d Description) logAttrs() []any {
 	a := []any{"source", d.Source, "credential_type", d.CredentialType}
 	if d.CredentialFile != "" {
 		a = append(a, "credential_file", d.CredentialFile)
@@ -84,7 +84,7 @@ func NewProvider(ctx context.Context, opts Options) (Provider, error) {
 		e.Logger.Info("using user credentials from Application Default Credentials: their ID tokens carry the OAuth client id as audience, not "+e.Audience+"; if Cloud Run rejects them, use --token-source gcloud or --impersonate-service-account EMAIL",
 			"credential_file", d.CredentialFile)
 	}
-	e.Logger.Info("token source selected", d.LogAttrs()...)
+	e.Logger.Info("token source selected", d.logAttrs()...)
 	return p, nil
 }
 

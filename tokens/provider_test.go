@@ -164,7 +164,7 @@ func TestProviderSources(t *testing.T) {
 			desc: "google-auth --impersonate-service-account from authorized_user ADC",
 			setup: func(te *testEnv) (Options, Description) {
 				p := te.useWellKnownADC(te.authorizedUser())
-				te.set(EnvIAMEndpoint, te.fg.srv.URL)
+				te.set(envIAMEndpoint, te.fg.srv.URL)
 				o := te.options()
 				o.Source = SourceGoogleAuth
 				o.ImpersonateServiceAccount = testTargetEmail
@@ -177,7 +177,7 @@ func TestProviderSources(t *testing.T) {
 			desc: "google-auth --impersonate-service-account from a service_account key",
 			setup: func(te *testEnv) (Options, Description) {
 				p := te.useADC(te.serviceAccountKey())
-				te.set(EnvIAMEndpoint, te.fg.srv.URL)
+				te.set(envIAMEndpoint, te.fg.srv.URL)
 				o := te.options()
 				o.Source = SourceGoogleAuth
 				o.ImpersonateServiceAccount = testTargetEmail
@@ -190,7 +190,7 @@ func TestProviderSources(t *testing.T) {
 			desc: "google-auth --impersonate-service-account from the metadata server",
 			setup: func(te *testEnv) (Options, Description) {
 				te.useMetadata()
-				te.set(EnvIAMEndpoint, te.fg.srv.URL)
+				te.set(envIAMEndpoint, te.fg.srv.URL)
 				o := te.options()
 				o.Source = SourceGoogleAuth
 				o.ImpersonateServiceAccount = testTargetEmail
@@ -362,7 +362,7 @@ func TestAutoPicks(t *testing.T) {
 			o := te.options()
 			o.ImpersonateServiceAccount = tc.imp
 			if tc.probe {
-				delete(te.vars, EnvNoGCECheck)
+				delete(te.vars, envNoGCECheck)
 				o.metadataIP = te.fg.host()
 			}
 			p, err := NewProvider(context.Background(), o)
@@ -425,7 +425,7 @@ func TestGcloudIgnoresAudienceAtDebug(t *testing.T) {
 
 func TestMetadataProbeRejectsNonGoogleServer(t *testing.T) {
 	te := newTestEnv(t)
-	delete(te.vars, EnvNoGCECheck)
+	delete(te.vars, envNoGCECheck)
 	notGoogle := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer notGoogle.Close()
 	o := te.options()

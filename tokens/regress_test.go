@@ -114,20 +114,34 @@ func TestGcloudTimeoutKillsItsChildren(t *testing.T) {
 	}
 	opts := te.options()
 	opts.Source = SourceGcloud
-	opts.GcloudTimeout = 500 * time.Millisecond
+	opts.gcloudTimeout = 500 * time.Millisecond
 	p, err := NewProvider(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = p.Fetch(context.Background())
-	t.Logf("fetch error: %v", err)
-	time.Sleep(200 * time.Millisecond)
-	b, _ := os.ReadFile(pidFile)
+	if err == nil || !strings.Contains(err.Error(), "did not finish within") {
+		t.Fatalf("fetch error %v, want the timeout", err)
+	}
+	// The child wrote its pid before the wrapper was killed; without it the test proves nothing.
+	b, err := os.ReadFile(pidFile)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	t.Logf("stat: %s", st)
-	if pid > 0 && syscall.Kill(pid, 0) == nil && !strings.Contains(string(st), ") Z ") {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		t.Errorf("gcloud's child (pid %d) is still running after the %s timeout: only the wrapper was killed", pid, opts.GcloudTimeout)
+	if err != nil || pid <= 0 {
+		t.Fatalf("gcloud's child never wrote its pid (%q, %v): the test did not start what it must kill", b, err)
+	}
+	// The kill is sent to the process group at the timeout; give the kernel a moment to
+	// deliver it, polling with a deadline.
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		gone := syscall.Kill(pid, 0) != nil || err != nil || strings.Contains(string(st), ") Z ")
+		if gone {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("gcloud's child (pid %d) is still running 3s after the %s timeout: only the wrapper was killed", pid, opts.gcloudTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -16,13 +16,23 @@ import (
 // principal get 403, a token that does not verify gets 401.
 func (s *Server) gate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc, managed := s.runService()
+		if managed && svc.Ingress != "" && svc.Ingress != fakegoogle.IngressAll {
+			s.rec.reject("ingress")
+			faults.WriteError(w, r, http.StatusNotFound)
+			return
+		}
+		if managed && svc.InvokerIAMDisabled {
+			next.ServeHTTP(w, r)
+			return
+		}
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || raw == "" {
 			s.rec.reject("missing")
 			faults.WriteError(w, r, http.StatusForbidden)
 			return
 		}
-		claims, reason := s.verify(raw)
+		claims, reason := s.verify(raw, svc.CustomAudiences)
 		if reason != "" {
 			s.rec.reject(reason)
 			faults.WriteError(w, r, http.StatusUnauthorized)
@@ -32,7 +42,11 @@ func (s *Server) gate(next http.Handler) http.Handler {
 		s.mu.Lock()
 		invokers := s.invokers
 		s.mu.Unlock()
-		if invokers != nil && !slices.Contains(invokers, email) {
+		denied := invokers != nil && !slices.Contains(invokers, email)
+		if managed {
+			denied = !svc.MayInvoke(email)
+		}
+		if denied {
 			s.rec.reject("not-invoker")
 			faults.WriteError(w, r, http.StatusForbidden)
 			return
@@ -42,7 +56,7 @@ func (s *Server) gate(next http.Handler) http.Handler {
 }
 
 // verify checks raw and returns its claims, or a short reason it was refused.
-func (s *Server) verify(raw string) (jwt.MapClaims, string) {
+func (s *Server) verify(raw string, custom []string) (jwt.MapClaims, string) {
 	g := s.opts.Google
 	tok, err := jwt.Parse(raw, func(t *jwt.Token) (any, error) {
 		if kid, _ := t.Header["kid"].(string); kid != g.KeyID() {
@@ -64,7 +78,7 @@ func (s *Server) verify(raw string) (jwt.MapClaims, string) {
 		return nil, "revoked"
 	}
 	aud, _ := claims.GetAudience()
-	if len(aud) != 1 || !s.audienceOK(aud[0]) {
+	if len(aud) != 1 || !(s.audienceOK(aud[0]) || slices.Contains(custom, aud[0])) {
 		return nil, "audience"
 	}
 	return claims, ""
@@ -78,4 +92,12 @@ func (s *Server) audienceOK(aud string) bool {
 		return false
 	}
 	return aud == fakegoogle.GcloudClientID || aud == fakegoogle.ADCClientID
+}
+
+// runService is the Admin API service the gate obeys, when Options.RunService names one.
+func (s *Server) runService() (fakegoogle.RunService, bool) {
+	if s.opts.RunService == "" {
+		return fakegoogle.RunService{}, false
+	}
+	return s.opts.Google.RunService(s.opts.RunService)
 }

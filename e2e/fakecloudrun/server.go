@@ -37,6 +37,12 @@ type Options struct {
 	// Invokers, when non-nil, are the only principals (email claim) allowed to invoke; others
 	// get 403. Nil allows every valid token.
 	Invokers []string
+	// RunService, when set, is the resource name (projects/P/locations/R/services/S) of a
+	// service in Google's fake Admin API whose settings the gate obeys, read at each request:
+	// internal ingress answers 404 (this machine is outside), invokerIamDisabled lets requests
+	// without a token through, customAudiences are accepted in aud, and only its invokers
+	// pass (Invokers is then ignored).
+	RunService string
 	// JSONResponse makes new sessions answer requests with application/json instead of SSE.
 	JSONResponse bool
 	// TLS serves HTTPS (HTTP/2 and HTTP/1.1, as Cloud Run's front end does) with a

@@ -20,6 +20,7 @@ func (s *Server) apiHandler() http.Handler {
 	mux.HandleFunc("POST /token", s.serveToken)
 	mux.HandleFunc("GET /oauth2/v3/certs", s.serveJWKS)
 	mux.HandleFunc("POST /v1/projects/-/serviceAccounts/{nameAndMethod}", s.serveIAM)
+	s.runHandlers(mux)
 	return s.logged(mux)
 }
 

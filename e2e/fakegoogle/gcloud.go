@@ -55,6 +55,24 @@ func (c GcloudConfig) IdentityToken(ctx context.Context, hc *http.Client, audien
 	}
 }
 
+// ImpersonatedAccessToken obtains an access token for target through IAM Credentials
+// generateAccessToken, as `gcloud auth print-access-token --impersonate-service-account` does.
+func (c GcloudConfig) ImpersonatedAccessToken(ctx context.Context, hc *http.Client, target string) (string, error) {
+	at, err := c.AccessToken(ctx, hc)
+	if err != nil {
+		return "", err
+	}
+	body, _ := json.Marshal(map[string]any{"scope": []string{"https://www.googleapis.com/auth/cloud-platform"}})
+	u := strings.TrimSuffix(c.IAMEndpoint, "/") + "/v1/projects/-/serviceAccounts/" + url.PathEscape(target) + ":generateAccessToken"
+	var out struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if err := postJSON(ctx, hc, u, at, body, &out); err != nil {
+		return "", err
+	}
+	return out.AccessToken, nil
+}
+
 // AccessToken obtains an OAuth access token for the active account.
 func (c GcloudConfig) AccessToken(ctx context.Context, hc *http.Client) (string, error) {
 	if c.Account == "" {

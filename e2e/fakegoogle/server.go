@@ -71,6 +71,8 @@ type Server struct {
 	failNext      []failure                 // injected token-endpoint failures
 	revokeFuture  bool                      // revoke every token as it is issued
 	saKeyCache    map[string]*rsa.PrivateKey
+	runServices   map[string]RunService // Admin API v2 services by resource name
+	runCalls      map[string]int        // Admin API method -> requests
 }
 
 type refreshGrant struct {

@@ -37,9 +37,16 @@ func main() {
 	}
 }
 
+// The service the fake Admin API serves for the demo.
+const (
+	demoService = "mcp-demo"
+	demoProject = "fake-project"
+	demoRegion  = "us-central1"
+)
+
 // readiness is what fakecloudrun announces on its first stdout line.
 type readiness struct {
-	url, control, envFile, credentials, kind string
+	url, control, envFile, credentials, kind, service string
 }
 
 func parseReadiness(line string) (readiness, error) {
@@ -61,6 +68,8 @@ func parseReadiness(line string) (readiness, error) {
 			r.credentials = v
 		case "kind":
 			r.kind = v
+		case "service":
+			r.service = v
 		}
 	}
 	if r.url == "" || r.envFile == "" {
@@ -105,7 +114,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	say := func(format string, a ...any) { fmt.Fprintf(out, format, a...) }
 
 	// 1. The fake Cloud Run service.
-	fake := exec.CommandContext(ctx, *fakeBin)
+	fake := exec.CommandContext(ctx, *fakeBin, "--service", demoService, "--project", demoProject, "--region", demoRegion)
 	fakeErr := &syncBuffer{}
 	fake.Stderr = fakeErr
 	fakeOut, err := fake.StdoutPipe()
@@ -151,6 +160,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	say("1. fakecloudrun: a fake Cloud Run MCP service behind an IAM gate, and a fake Google\n")
 	say("   url          %s\n", ready.url)
 	say("   credentials  %s (%s)\n", strings.Split(ready.credentials, ",")[0], ready.kind)
+	say("   service      %s (Cloud Run Admin API on the fake Google)\n", ready.service)
 	say("   faults       %s (curl it for the list)\n\n", ready.control)
 
 	// 2. debug, if this build has it.
@@ -159,8 +169,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := help.Run(); err != nil {
 		say("2. mcp-cloudrun-proxy debug: not in this build (`debug --help` failed: %v); skipped\n\n", err)
 	} else {
-		say("2. mcp-cloudrun-proxy debug --url %s\n", ready.url)
-		dbg := exec.CommandContext(ctx, *proxyBin, "debug", "--url", ready.url)
+		// By name, as users know their service: the URL comes from the (fake) Admin API, and
+		// the service step reads its settings before any MCP request.
+		say("2. mcp-cloudrun-proxy debug --service %s --region %s --project %s\n", demoService, demoRegion, demoProject)
+		dbg := exec.CommandContext(ctx, *proxyBin, "debug", "--service", demoService, "--region", demoRegion, "--project", demoProject)
 		dbg.Env = env
 		b, err := dbg.CombinedOutput()
 		say("%s", indent(string(b), "   | "))

@@ -1,7 +1,11 @@
 // Command fakecloudrun runs a fake Cloud Run MCP service and a fake Google on loopback ports,
 // writes credentials that point at them, and prints one readiness line on stdout:
 //
-//	fakecloudrun listening url=http://127.0.0.1:PORT/mcp control=... google=... metadata_host=... kind=... env_file=... credentials=...
+//	fakecloudrun listening url=http://127.0.0.1:PORT/mcp control=... google=... metadata_host=... kind=... env_file=... credentials=... service=...
+//
+// With --service NAME the fake Google also serves that service in the Cloud Run Admin API
+// (MCP_CLOUDRUN_PROXY_RUN_ENDPOINT in the env file points there), so that
+// `mcp-cloudrun-proxy debug --service NAME --region R --project P` works against it.
 //
 // env_file holds KEY=VALUE lines (a temporary HOME, GOOGLE_APPLICATION_CREDENTIALS, ...) that
 // make mcp-cloudrun-proxy obtain tokens from the fake Google. Faults and counters are driven
@@ -53,6 +57,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	useTLS := fs.Bool("tls", false, "serve HTTPS (HTTP/2) with a self-signed certificate; the env file sets SSL_CERT_FILE to it")
 	rejectClientIDs := fs.Bool("reject-client-id-audiences", false, "refuse tokens whose aud is the gcloud or ADC OAuth client id")
 	verbose := fs.Bool("v", false, "log every request (never a token) on stderr")
+	service := fs.String("service", "", "also serve this service in the fake Cloud Run Admin API (project --project, region --region), with the prepared principal as its only invoker; the gate then obeys its settings")
+	project := fs.String("project", "fake-project", "project of --service")
+	region := fs.String("region", "us-central1", "region of --service")
 	var audiences, invokers listFlag
 	fs.Var(&audiences, "audience", "extra accepted audience (repeatable)")
 	fs.Var(&invokers, "invoker", "allowed principal email (repeatable; default: everyone with a valid token)")
@@ -84,8 +91,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(invokers) > 0 {
 		inv = invokers
 	}
+	var resource string
+	if *service != "" {
+		resource = "projects/" + *project + "/locations/" + *region + "/services/" + *service
+	}
 	crun, err := fakecloudrun.New(fakecloudrun.Options{
 		Google:                  google,
+		RunService:              resource,
 		Addr:                    *addr,
 		Audiences:               audiences,
 		RejectClientIDAudiences: *rejectClientIDs,
@@ -102,6 +114,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *service != "" {
+		google.PutRunService(fakegoogle.RunService{Project: *project, Region: *region, Name: *service,
+			URI: crun.Origin(), Invokers: []string{fakegoogle.MemberOf(su.Principal)}})
+		su.Env = append(su.Env, fakegoogle.RunEndpointEnv+"="+google.URL())
+	}
 	if pem := crun.CertPEM(); pem != nil {
 		ca := filepath.Join(*dir, "fakecloudrun-ca.pem")
 		if err := os.WriteFile(ca, pem, 0o600); err != nil {
@@ -114,8 +131,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(envFile, []byte(strings.Join(su.Env, "\n")+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write env file: %w", err)
 	}
-	fmt.Fprintf(stdout, "fakecloudrun listening url=%s control=%s/_fake/ google=%s metadata_host=%s kind=%s env_file=%s credentials=%s args=%q\n",
-		crun.URL(), crun.Origin(), google.URL(), google.MetadataHost(), su.Kind, envFile, strings.Join(su.Files, ","), strings.Join(su.Args, " "))
+	fmt.Fprintf(stdout, "fakecloudrun listening url=%s control=%s/_fake/ google=%s metadata_host=%s kind=%s env_file=%s credentials=%s service=%s args=%q\n",
+		crun.URL(), crun.Origin(), google.URL(), google.MetadataHost(), su.Kind, envFile, strings.Join(su.Files, ","), resource, strings.Join(su.Args, " "))
 	fmt.Fprintf(stderr, "fakecloudrun: run the proxy against it with\n  env -i $(cat %s) mcp-cloudrun-proxy run --url %s %s\nfakecloudrun: faults and counters: curl %s/_fake/\n",
 		envFile, crun.URL(), strings.Join(su.Args, " "), crun.Origin())
 	<-ctx.Done()

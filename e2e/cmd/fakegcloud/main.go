@@ -5,7 +5,7 @@
 // named there, over HTTP. It supports:
 //
 //	gcloud auth print-identity-token [--audiences=A] [--impersonate-service-account=E] [--include-email]
-//	gcloud auth print-access-token
+//	gcloud auth print-access-token [--impersonate-service-account=E]
 //	gcloud config get-value account
 //	gcloud auth list [--filter=...] [--format=value(account)]
 //	gcloud version
@@ -112,9 +112,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			time.Sleep(time.Duration(cfg.DelayMillis) * time.Millisecond)
 		}
 		var tok string
-		if cmd == "auth print-access-token" {
+		switch {
+		case cmd == "auth print-access-token" && named["--impersonate-service-account"] != "":
+			tok, err = cfg.ImpersonatedAccessToken(ctx, hc, named["--impersonate-service-account"])
+		case cmd == "auth print-access-token":
 			tok, err = cfg.AccessToken(ctx, hc)
-		} else {
+		default:
 			aud, imp := named["--audiences"], named["--impersonate-service-account"]
 			if aud != "" && imp == "" && cfg.AccountType != "service_account" {
 				fmt.Fprintf(stderr, "ERROR: (%s) Invalid account type for `--audiences`. Requires valid service account.\n", gcmd)
