@@ -127,4 +127,3 @@ func firstLineWith(s, sub string) string {
 	}
 	return ""
 }
-
