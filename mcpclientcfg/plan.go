@@ -171,7 +171,7 @@ func entriesBytes(loc Location, src []byte, all bool) ([]ServerEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	es, err := d.entries(d.withProjectKey(loc).KeyPath, all)
+	es, err := d.entries(d.withProjectKey(loc), all)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc.Path, err)
 	}
