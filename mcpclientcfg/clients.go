@@ -108,6 +108,35 @@ func CurrentSystem() System {
 	return System{GOOS: runtime.GOOS, Home: home, Getenv: os.Getenv, ProjectDir: wd, Glob: filepath.Glob}
 }
 
+// StateDir is where app keeps its state on sys: $XDG_STATE_HOME/app or
+// ~/.local/state/app on Linux, ~/Library/Application Support/app on macOS,
+// %LOCALAPPDATA%\app on Windows. "" when there is no home directory.
+func (s System) StateDir(app string) string {
+	switch s.GOOS {
+	case "windows":
+		if d := s.env("LOCALAPPDATA"); d != "" {
+			return s.join(d, app)
+		}
+		if s.Home == "" {
+			return ""
+		}
+		return s.join(s.Home, "AppData", "Local", app)
+	case "darwin":
+		if s.Home == "" {
+			return ""
+		}
+		return s.join(s.Home, "Library", "Application Support", app)
+	default:
+		if d := s.env("XDG_STATE_HOME"); d != "" && isAbs(d) {
+			return s.join(d, app)
+		}
+		if s.Home == "" {
+			return ""
+		}
+		return s.join(s.Home, ".local", "state", app)
+	}
+}
+
 func (s System) glob(pattern string) []string {
 	if s.Glob == nil {
 		return nil
