@@ -252,8 +252,8 @@ func (l Location) WithPath(path string) Location {
 	return l
 }
 
-// ErrUnsupportedScope is returned by [Locate] for a scope the client does not have.
-var ErrUnsupportedScope = errors.New("scope not supported by this client")
+// errUnsupportedScope is returned by [Locate] for a scope the client does not have.
+var errUnsupportedScope = errors.New("scope not supported by this client")
 
 // Locate returns where client c keeps its server entries for scope s on sys. An empty scope
 // means ScopeUser.
@@ -270,7 +270,7 @@ func Locate(sys System, c Client, s Scope) (Location, error) {
 		ok = ok || sc == s
 	}
 	if !ok {
-		return Location{}, fmt.Errorf("client %s: scope %q: %w; use --scope %s", c, s, ErrUnsupportedScope, joinScopes(scopes))
+		return Location{}, fmt.Errorf("client %s: scope %q: %w; use --scope %s", c, s, errUnsupportedScope, joinScopes(scopes))
 	}
 	if s != ScopeUser && s != "" {
 		if sys.ProjectDir == "" || !isAbs(sys.ProjectDir) {

@@ -157,8 +157,8 @@ func TestLocateFormats(t *testing.T) {
 
 func TestLocateErrors(t *testing.T) {
 	sys := System{GOOS: "linux", Home: "/h"}
-	if _, err := Locate(sys, ClaudeDesktop, ScopeProject); !errors.Is(err, ErrUnsupportedScope) {
-		t.Errorf("claude-desktop project scope: %v, want ErrUnsupportedScope", err)
+	if _, err := Locate(sys, ClaudeDesktop, ScopeProject); !errors.Is(err, errUnsupportedScope) {
+		t.Errorf("claude-desktop project scope: %v, want errUnsupportedScope", err)
 	}
 	if _, err := Locate(sys, "emacs", ScopeUser); err == nil {
 		t.Error("unknown client: no error")

@@ -21,15 +21,16 @@ type Writer struct {
 	// the user's state directory ([System.StateDir]), never a project directory: a backup
 	// beside .mcp.json would get committed. "" keeps no backup and takes no lock.
 	StateDir string
-	// KeepBackups is how many backups per config file are kept, the newest; 0 means 5.
-	KeepBackups int
-	// Rename moves the finished temporary file over the config file; nil means os.Rename.
-	// Tests make it fail to show that a crash before the rename leaves the file intact.
-	Rename func(oldpath, newpath string) error
-	// Now is the time in the backup's name; nil means time.Now.
-	Now func() time.Time
-	// LockWait is how long to wait for another install-config's lock; 0 means 10 s.
-	LockWait time.Duration
+
+	// Test hooks. keepBackups is how many backups per config file are kept, the newest; 0
+	// means 5. rename moves the finished temporary file over the config file (tests make it
+	// fail to show that a crash before the rename leaves the file intact); nil means the
+	// checked replace. now is the time in the backup's name; nil means time.Now. lockWait
+	// is how long to wait for another run's lock; 0 means 10 s.
+	keepBackups int
+	rename      func(oldpath, newpath string) error
+	now         func() time.Time
+	lockWait    time.Duration
 }
 
 // A Result says what [Writer.Apply] wrote.
@@ -45,7 +46,7 @@ type Result struct {
 // Apply writes c.New: to a temporary file in the same directory, synced, then renamed over
 // the config file, so that readers see the old or the new content and never a mix. The
 // file keeps its mode, the previous content is kept in a backup under StateDir (the
-// newest KeepBackups per file), and missing directories are created. Our own concurrent
+// newest 5 per file), and missing directories are created. Our own concurrent
 // runs are serialized by a lock file under StateDir, and the check that the file still
 // holds what was planned on is made immediately before the rename: if it changed, nothing
 // is written. An up-to-date change writes nothing.
@@ -112,7 +113,7 @@ func (w Writer) lock(target string) (unlock func(), err error) {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	name := filepath.Join(dir, fileKey(target)+".lock")
-	wait := w.LockWait
+	wait := w.lockWait
 	if wait == 0 {
 		wait = 10 * time.Second
 	}
@@ -145,12 +146,12 @@ func (w Writer) backups(target string) []string {
 	return m
 }
 
-// prune keeps the newest KeepBackups backups of target.
+// prune keeps the newest keepBackups backups of target.
 func (w Writer) prune(target string) {
 	if w.StateDir == "" {
 		return
 	}
-	keep := w.KeepBackups
+	keep := w.keepBackups
 	if keep <= 0 {
 		keep = 5
 	}
@@ -165,7 +166,7 @@ func (w Writer) prune(target string) {
 // its name. An existing file is never replaced: a second backup in the same millisecond
 // gets a "-2" (then "-3", ...) suffix.
 func (w Writer) backup(target string, data []byte, mode fs.FileMode) (string, error) {
-	now := w.Now
+	now := w.now
 	if now == nil {
 		now = time.Now
 	}
@@ -232,7 +233,7 @@ func (w Writer) writeAtomic(c *Change, data []byte, mode fs.FileMode) (err error
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
 	}
-	if w.Rename != nil {
+	if w.rename != nil {
 		err = w.renameChecked(c, tmp.Name())
 	} else {
 		err = replace(c, tmp.Name(), func(b []byte) (string, error) {
@@ -256,14 +257,14 @@ func (w Writer) writeAtomic(c *Change, data []byte, mode fs.FileMode) (err error
 // replacePortable checks that the file is unchanged, then renames tmp over it. Nothing
 // slow happens between the two, but a client that writes in that instant is not seen.
 func replacePortable(c *Change, tmp string) error {
-	return Writer{Rename: os.Rename}.renameChecked(c, tmp)
+	return Writer{rename: os.Rename}.renameChecked(c, tmp)
 }
 
 func (w Writer) renameChecked(c *Change, tmp string) error {
 	if err := c.unchanged(); err != nil {
 		return err
 	}
-	if err := w.Rename(tmp, c.target); err != nil {
+	if err := w.rename(tmp, c.target); err != nil {
 		return fmt.Errorf("replacing %s: %w", c.Location.Path, err)
 	}
 	return nil

@@ -116,7 +116,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 		t.Errorf("diff:\n%s", c.Diff())
 	}
 	state := t.TempDir()
-	res, err := Writer{StateDir: state, Now: fixedNow}.Apply(c)
+	res, err := Writer{StateDir: state, now: fixedNow}.Apply(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	if !c2.UpToDate() || !c2.Found || c2.Diff() != "" {
 		t.Fatalf("second plan: UpToDate %v Found %v diff %q", c2.UpToDate(), c2.Found, c2.Diff())
 	}
-	if _, err := (Writer{Rename: failRename}).Apply(c2); err != nil {
+	if _, err := (Writer{rename: failRename}).Apply(c2); err != nil {
 		t.Fatalf("applying an up-to-date change: %v", err)
 	}
 	if diff := cmp.Diff([]string{"claude_desktop_config.json"}, dirNames(t, dir)); diff != "" {
@@ -182,7 +182,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 func fixedNow() time.Time { return time.Date(2026, 11, 25, 9, 52, 0, 0, time.UTC) }
 
 // Every write keeps the content it replaces in a backup of its own, even two within the
-// same millisecond, and only the newest KeepBackups per file are kept: backups never
+// same millisecond, and only the newest keepBackups per file are kept: backups never
 // pile up.
 func TestApplyKeepsTheNewestBackups(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
@@ -191,7 +191,7 @@ func TestApplyKeepsTheNewestBackups(t *testing.T) {
 	writeFile(t, loc.Path, `{"mcpServers": {}}`+"\n", 0o600)
 	writeFile(t, other.Path, `{"mcpServers": {}}`+"\n", 0o600)
 	clock := fixedNow()
-	w := Writer{StateDir: state, KeepBackups: 3, Now: func() time.Time { return clock }}
+	w := Writer{StateDir: state, keepBackups: 3, now: func() time.Time { return clock }}
 	install := func(l Location, i int) (before string, res Result) {
 		before = readFile(t, l.Path)
 		e := testEntry
@@ -253,7 +253,7 @@ func TestCrashBeforeRenameLeavesOriginal(t *testing.T) {
 				t.Fatal(err)
 			}
 			renames := 0
-			w := Writer{Now: fixedNow, Rename: func(oldpath, newpath string) error {
+			w := Writer{now: fixedNow, rename: func(oldpath, newpath string) error {
 				renames++
 				if newpath == loc.Path {
 					return failRename(oldpath, newpath)
