@@ -118,6 +118,10 @@ func TestInstallConfigWritesRunFlagsGiven(t *testing.T) {
 					t.Errorf("stdout lacks %q:\n%s", want, stdout)
 				}
 			}
+			// This test binary runs from the Go build cache's temporary directory.
+			if !strings.Contains(stderr, "is in a temporary directory, so the entry breaks") || !strings.Contains(stderr, "make install") {
+				t.Errorf("no warning about the temporary binary; stderr:\n%s", stderr)
+			}
 			e, ok := readConfigEntry(t, mcpclientcfg.ClaudeDesktop, cfg, "mysvc")
 			if !ok {
 				t.Fatal("no entry written")
