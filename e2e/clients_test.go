@@ -258,3 +258,35 @@ func TestClientsShowStartupFailureReason(t *testing.T) {
 		})
 	}
 }
+
+// The "Next:" lines install-config prints are true: a Claude Code project server waits for
+// approval, and Gemini CLI starts no server in a folder it does not trust.
+func TestClientsNextStepIsTrue(t *testing.T) {
+	cs := realClients()
+	for _, tc := range []struct {
+		c    realClient
+		next string // in install-config's output
+		want *regexp.Regexp
+	}{
+		{realClient{name: "claude-code", scope: "project", health: cs[0].health}, "approve", regexp.MustCompile(`(?m)^fake: .*Pending approval`)},
+		{realClient{name: "gemini", scope: "user", health: cs[1].health}, "trust", regexp.MustCompile(`(?m)fake: .*Disabled`)},
+	} {
+		t.Run(tc.c.name+"/"+tc.c.scope, func(t *testing.T) {
+			t.Parallel()
+			e, userEnv, project := clientWorld(t)
+			cmd := exec.Command(proxyBin, "install-config", "--client", tc.c.name, "--scope", tc.c.scope, "--name", "fake", "--url", e.crun.URL())
+			cmd.Env, cmd.Dir = userEnv, project
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("install-config: %v\n%s", err, out)
+			}
+			next := regexp.MustCompile(`(?m)^Next: .*$`).FindString(string(out))
+			if !strings.Contains(next, tc.next) {
+				t.Errorf("Next line %q does not mention %q", next, tc.next)
+			}
+			if got := tc.c.health(t, userEnv, project); !tc.want.MatchString(got) {
+				t.Errorf("%s does not show %s", tc.c.name, tc.want)
+			}
+		})
+	}
+}
