@@ -442,3 +442,36 @@ func TestListConfigShowsAFileOnce(t *testing.T) {
 		t.Errorf("want a header and one user-scope line per client:\n%s", stdout)
 	}
 }
+
+// --client all writes every client whose config directory exists, the new ones included.
+func TestInstallConfigAllCoversEveryClient(t *testing.T) {
+	home := isolateConfigEnv(t)
+	sys := mcpclientcfg.System{GOOS: "linux", Home: home, Getenv: os.Getenv}
+	var want []string
+	for _, c := range mcpclientcfg.Clients() {
+		loc, err := mcpclientcfg.Locate(sys, c, mcpclientcfg.ScopeUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(loc.Path) != home {
+			if err := os.MkdirAll(filepath.Dir(loc.Path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.WriteFile(loc.Path, []byte("{}"), 0o600); err != nil { // ~/.claude.json
+			t.Fatal(err)
+		}
+		want = append(want, loc.Path)
+	}
+	code, stdout, stderr := runConfigCLI(t, "install-config", "--client", "all", "--url", configTestURL)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for i, c := range mcpclientcfg.Clients() {
+		if e, ok := readConfigEntry(t, c, want[i], "mysvc"); !ok || e.Command != configSelfPath(t) {
+			t.Errorf("%s: no entry in %s (%+v); stdout:\n%s", c, want[i], e, stdout)
+		}
+	}
+	if len(want) < 12 {
+		t.Errorf("only %d clients", len(want))
+	}
+}
