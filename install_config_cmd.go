@@ -46,13 +46,17 @@ func (c *installConfigCmd) Help() string {
   mcp-cloudrun-proxy install-config --client all --url URL
   mcp-cloudrun-proxy install-config --client cursor --remove --name mysvc
 
-The entry runs this binary by absolute path with "run" and the connection flags given here
-(flags left at their default are not written). Edits change only that entry, are atomic,
-and keep the file mode. Each change first saves the file's previous content in a new
-FILE.bak.YYYYMMDDTHHMMSSZ (UTC time); backups are never overwritten or deleted, so the
-original is kept however many changes follow. An entry of the same name that does not run
-mcp-cloudrun-proxy is left alone unless --force. --env adds or overrides variables of an
-existing entry; variables it does not name are kept.`
+The entry runs this binary by absolute path (or, started from npx's or uvx's cache, the
+pinned npx/uvx command) with "run" and the connection flags given here (flags left at their
+default are not written), and an env with what the credentials need from this shell
+(GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG, CLOUDSDK_ACTIVE_CONFIG_NAME, and a PATH
+leading to gcloud), since clients pass on little of the environment; --env overrides.
+Edits change only that entry, are atomic, and keep the file mode (new project files 0644).
+Each change first saves the file's previous content under the user's state directory
+(~/.local/state/mcp-cloudrun-proxy/backups on Linux); the newest 5 per file are kept. If the
+client rewrites the file meanwhile, nothing is written. An entry of the same name that does
+not run mcp-cloudrun-proxy is left alone unless --force. --env adds or overrides variables
+of an existing entry; variables it does not name are kept.`
 }
 
 // Validate checks the flags together; kong calls it after parsing.
@@ -146,15 +150,17 @@ func (c *installConfigCmd) entry(s *streams, k *kong.Context, name string) (mcpc
 		return mcpclientcfg.ServerEntry{}, err
 	}
 	env := recordedEnv(os.Getenv, c.TokenSource)
-	if len(env) > 0 {
-		keys := make([]string, 0, len(env))
-		for k := range env {
+	given, _ := parseEnvFlags(c.Env) // checked in Validate
+	var keys []string
+	for k := range env {
+		if _, ok := given[k]; !ok {
 			keys = append(keys, k)
 		}
+	}
+	if len(keys) > 0 {
 		slices.Sort(keys)
 		fmt.Fprintf(s.Stdout, "Recorded from this shell in the entry's env, since clients pass on little of the environment: %s (override with --env KEY=VALUE).\n", strings.Join(keys, ", "))
 	}
-	given, _ := parseEnvFlags(c.Env) // checked in Validate
 	maps.Copy(env, given)
 	if len(env) == 0 {
 		env = nil
