@@ -476,9 +476,13 @@ func (c Client) NextStep(name string, s Scope) string {
 			return "Next: Codex reads .codex/config.toml only in a trusted project: start `codex` in the project and trust it when asked; `codex mcp list` then shows the entry."
 		}
 		return "Next: start a new Codex session; `codex mcp list` shows the entry."
-	case Gemini, Qwen:
-		cmd := map[Client]string{Gemini: "gemini", Qwen: "qwen"}[c]
-		return fmt.Sprintf("Next: restart %s; `%s mcp list` checks the server. %s starts no MCP server (not even user-scope ones) in a folder you have not trusted: trust it when asked, or with /permissions.", c.DisplayName(), cmd, c.DisplayName())
+	case Gemini:
+		return "Next: restart Gemini CLI; `gemini mcp list` checks the server. Gemini CLI starts no MCP server (not even user-scope ones) in a folder you have not trusted: trust it when asked, or with /permissions trust."
+	case Qwen:
+		if s == ScopeProject {
+			return "Next: restart Qwen Code; `qwen mcp list` checks the server. With folder trust on (security.folderTrust.enabled), Qwen Code reads .qwen/settings.json only in a trusted folder."
+		}
+		return "Next: restart Qwen Code; `qwen mcp list` checks the server."
 	case Opencode:
 		return fmt.Sprintf("Next: run `opencode mcp list` and check that %q is connected; restart running opencode sessions to load it.", name)
 	case AmazonQ:
