@@ -108,7 +108,7 @@ func realClients() []realClient {
 		{
 			name: "opencode", scope: "user",
 			health: func(t *testing.T, env []string, dir string) string {
-				return runClient(t, env, dir, clientBin(t, "opencode-linux-x64/bin/opencode"), "mcp", "list")
+				return runClient(t, env, dir, clientBin(t, "opencode-linux-*/bin/opencode"), "mcp", "list")
 			},
 			connected: regexp.MustCompile(`✓ fake\S* +.*connected`),
 		},
