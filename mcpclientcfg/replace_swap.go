@@ -1,3 +1,5 @@
+//go:build linux || darwin
+
 package mcpclientcfg
 
 import (
@@ -11,15 +13,16 @@ import (
 
 // replace moves tmp over c.target if the file still holds what c was planned on, with no
 // window in which a client's rewrite can be lost: the two names are exchanged atomically
-// (renameat2 RENAME_EXCHANGE), and the content that was displaced is compared with c.Old;
-// if a client wrote in between, the exchange is undone and nothing is changed. A new file is
-// created with RENAME_NOREPLACE, which fails if a client created it meanwhile. File systems
-// without renameat2 get the portable check-then-rename.
+// (Linux renameat2 RENAME_EXCHANGE, macOS renamex_np RENAME_SWAP), and the content that was
+// displaced is compared with c.Old; if a client wrote in between, the exchange is undone and
+// nothing is changed. A new file is created with RENAME_NOREPLACE (RENAME_EXCL), which fails
+// if a client created it meanwhile. File systems without these get the portable
+// check-then-rename.
 // If a client also wrote the file in the instant between the exchange and its undo (on top
 // of our version), that version is saved with save and named in the error.
 func replace(c *Change, tmp string, save func([]byte) (string, error)) error {
 	if !c.Existed {
-		err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, c.target, unix.RENAME_NOREPLACE)
+		err := renameNoReplace(tmp, c.target)
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%s was created since it was read (is the client writing it?); nothing was written, run again", c.Location.Path)
 		}
@@ -32,7 +35,7 @@ func replace(c *Change, tmp string, save func([]byte) (string, error)) error {
 	if err := c.unchanged(); err != nil {
 		return err
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, c.target, unix.RENAME_EXCHANGE)
+	err := exchange(tmp, c.target)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s was removed since it was read; nothing was written, run again", c.Location.Path)
 	}
@@ -47,7 +50,7 @@ func replace(c *Change, tmp string, save func([]byte) (string, error)) error {
 		return os.Remove(tmp)
 	}
 	// A client wrote the file between our read and the exchange: put its content back.
-	if uerr := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, c.target, unix.RENAME_EXCHANGE); uerr != nil {
+	if uerr := exchange(tmp, c.target); uerr != nil {
 		return fmt.Errorf("%s changed while it was written, and restoring the other program's version failed (%v); it is in %s", c.Location.Path, uerr, tmp)
 	}
 	// A client that read the file in that instant saw our version, and may write on top of
@@ -66,5 +69,5 @@ func replace(c *Change, tmp string, save func([]byte) (string, error)) error {
 }
 
 func unsupported(err error) bool {
-	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP)
+	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTSUP)
 }
