@@ -177,15 +177,14 @@ func entryStatus(e mcpclientcfg.ServerEntry, self string) string {
 		if base := strings.TrimSuffix(filepath.Base(p), ".exe"); base != "mcp-cloudrun-proxy" {
 			return "ok (" + base + ")" // npx, uvx, pipx: fetched when the client starts it
 		}
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			p = r
-		}
 		cmd = p
 	}
-	if _, err := os.Stat(cmd); err != nil {
+	st, err := os.Stat(cmd)
+	if err != nil {
 		return "binary not found"
 	}
-	if self != "" && cmd != self {
+	// The same file by any path: a Homebrew or Nix link and the file it leads to.
+	if selfSt, err := os.Stat(self); self != "" && (err != nil || !os.SameFile(st, selfSt)) {
 		return "other binary"
 	}
 	return "ok"
