@@ -152,9 +152,9 @@ func (c *installConfigCmd) entry(s *streams, k *kong.Context, name string) (mcpc
 	env := recordedEnv(os.Getenv, c.TokenSource)
 	given, _ := parseEnvFlags(c.Env) // checked in Validate
 	var keys []string
-	for k := range env {
-		if _, ok := given[k]; !ok {
-			keys = append(keys, k)
+	for key := range env {
+		if _, ok := given[key]; !ok {
+			keys = append(keys, key)
 		}
 	}
 	if len(keys) > 0 {
@@ -274,8 +274,12 @@ func (c *installConfigCmd) apply(s *streams, w mcpclientcfg.Writer, loc mcpclien
 	if !c.Remove {
 		fmt.Fprintf(s.Stdout, "  runs: %s\n", shellJoin(entry.CommandLine()))
 	}
-	if !c.Remove && loc.Scope == mcpclientcfg.ScopeProject && filepath.IsAbs(entry.Command) {
-		fmt.Fprintf(s.Stderr, "note: %s is meant to be shared with the project, but the entry runs %s, a path on this machine\n", loc.Path, entry.Command)
+	if !c.Remove && loc.Scope == mcpclientcfg.ScopeProject && (filepath.IsAbs(entry.Command) || len(entry.Env) > 0) {
+		what := "runs " + entry.Command
+		if len(entry.Env) > 0 {
+			what += " with " + strings.Join(slices.Sorted(maps.Keys(entry.Env)), ", ") + " from this shell"
+		}
+		fmt.Fprintf(s.Stderr, "note: %s is meant to be shared with the project, but the entry %s: paths on this machine\n", loc.Path, what)
 	}
 	if res.Backup != "" {
 		fmt.Fprintf(s.Stdout, "  previous content saved in %s (the newest 5 backups per file are kept)\n", res.Backup)
