@@ -260,16 +260,28 @@ func TestClientsShowStartupFailureReason(t *testing.T) {
 }
 
 // The "Next:" lines install-config prints are true: a Claude Code project server waits for
-// approval, and Gemini CLI starts no server in a folder it does not trust.
+// approval, Gemini CLI starts no server in a folder it does not trust, and Codex reads no
+// untrusted project's config.
 func TestClientsNextStepIsTrue(t *testing.T) {
 	cs := realClients()
 	for _, tc := range []struct {
 		c    realClient
 		next string // in install-config's output
 		want *regexp.Regexp
+		// trust does what the Next: line says, after which the health check lists fake.
+		trust func(t *testing.T, home, project string)
 	}{
-		{realClient{name: "claude-code", scope: "project", health: cs[0].health}, "approve", regexp.MustCompile(`(?m)^fake: .*Pending approval`)},
-		{realClient{name: "gemini", scope: "user", health: cs[1].health}, "trust", regexp.MustCompile(`(?m)fake: .*Disabled`)},
+		{realClient{name: "claude-code", scope: "project", health: cs[0].health}, "approve", regexp.MustCompile(`(?m)^fake: .*Pending approval`), nil},
+		{realClient{name: "gemini", scope: "user", health: cs[1].health}, "trust", regexp.MustCompile(`(?m)fake: .*Disabled`), nil},
+		// Codex ignores an untrusted project's .codex/config.toml.
+		{realClient{name: "codex", scope: "project", health: func(t *testing.T, env []string, dir string) string {
+			return runClient(t, env, dir, clientBin(t, "@openai/codex-linux-*/vendor/*/bin/codex"), "mcp", "list")
+		}}, "trust", regexp.MustCompile(`No MCP servers configured`), func(t *testing.T, home, project string) {
+			trust := fmt.Sprintf("[projects.%q]\ntrust_level = \"trusted\"\n", project)
+			if err := os.WriteFile(filepath.Join(home, ".codex", "config.toml"), []byte(trust), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	} {
 		t.Run(tc.c.name+"/"+tc.c.scope, func(t *testing.T) {
 			t.Parallel()
@@ -286,6 +298,12 @@ func TestClientsNextStepIsTrue(t *testing.T) {
 			}
 			if got := tc.c.health(t, userEnv, project); !tc.want.MatchString(got) {
 				t.Errorf("%s does not show %s", tc.c.name, tc.want)
+			}
+			if tc.trust != nil {
+				tc.trust(t, e.setup.Home, project)
+				if got := tc.c.health(t, userEnv, project); !regexp.MustCompile(`(?m)^fake +`).MatchString(got) {
+					t.Errorf("%s does not list fake once the project is trusted", tc.c.name)
+				}
 			}
 		})
 	}
