@@ -16,7 +16,7 @@ GOTESTSUM := go run gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 MODULES := $(shell go list -m -f '{{.Dir}}')
 TEST_FLAGS ?= -race -count=1 -timeout=12m
 
-.PHONY: all build test lint tidy demo bench soak fuzz install uninstall dist vendorhash clean
+.PHONY: all build test test-clients lint tidy demo bench soak fuzz install uninstall dist vendorhash clean
 
 all: build
 
@@ -27,11 +27,27 @@ build:
 test:
 	$(GOTESTSUM) --format pkgname-and-test-fails -- $(TEST_FLAGS) $(addsuffix /...,$(MODULES))
 
+## test-clients: real MCP clients, installed with npm at pinned versions into CLIENTS_DIR
+## (their native binaries come in platform packages, so no install script runs), check with
+## their own health check (claude mcp list, gemini mcp list, Codex's app-server
+## mcpServerStatus/list, opencode mcp list) that an entry written by install-config connects
+## through the built binary to the e2e fake Cloud Run, and how a start-up failure shows
+## (e2e/clients_test.go, build tag "clients").
+CLIENTS_DIR ?= .cache/clients
+CLIENT_PACKAGES := @anthropic-ai/claude-code@2.1.332 @google/gemini-cli@0.61.0 @openai/codex@0.169.0 opencode-ai@1.18.33
+test-clients: build
+	mkdir -p '$(CLIENTS_DIR)'
+	[ -f '$(CLIENTS_DIR)/package.json' ] || echo '{"private": true}' > '$(CLIENTS_DIR)/package.json'
+	cd '$(CLIENTS_DIR)' && npm install --no-audit --no-fund --ignore-scripts --loglevel=error $(CLIENT_PACKAGES)
+	cd e2e && CLIENTS_DIR='$(abspath $(CLIENTS_DIR))' E2E_PROXY_BIN='$(abspath $(BIN_DIR)/$(BINARY))' \
+	  $(GOTESTSUM) --format standard-verbose -- -tags clients -count=1 -timeout=10m -run '^TestClients' .
+
 ## lint: gofmt must list nothing; go vet every module; the root module must build without go.work.
 lint:
 	@unformatted=$$(gofmt -l $(MODULES)); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	go vet $(addsuffix /...,$(MODULES))
+	cd e2e && go vet -tags clients .
 	for m in $(MODULES); do (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
 
 tidy:

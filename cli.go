@@ -50,7 +50,7 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		kong.Name("mcp-cloudrun-proxy"),
 		kong.Description("Use an IAM-protected MCP server on Google Cloud Run from any local MCP client."),
 		kong.UsageOnError(),
-		kong.Vars{"version": versionString()},
+		kong.Vars{"version": versionString(), "clients": clientNames()},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exited = code; panic(kongExit{}) }),
 		kong.BindTo(ctx, (*context.Context)(nil)),

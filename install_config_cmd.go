@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
-	"unicode"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/mcpclientcfg"
 )
@@ -19,7 +22,7 @@ import (
 // deletes, with --list shows) the entry that makes an MCP client start `run` with the
 // given connection flags.
 type installConfigCmd struct {
-	Client  string   `help:"MCP client: claude-desktop, claude-code, cursor, vscode, windsurf, gemini, codex, or all (every client whose config location exists)." enum:"claude-desktop,claude-code,cursor,vscode,windsurf,gemini,codex,all," default:"" placeholder:"CLIENT"`
+	Client  string   `help:"MCP client: ${clients}, or all (every client whose config location exists)." enum:"${clients},all," default:"" placeholder:"CLIENT"`
 	Scope   string   `help:"user (default), project (a file in the project, to commit) or local (Claude Code: this project, in ~/.claude.json)." enum:"user,project,local" default:"user"`
 	Project string   `name:"project-dir" help:"Project directory for --scope project and local (default: the current directory)." placeholder:"DIR"`
 	Name    string   `help:"Server name in the client (default: the Cloud Run service name in --url)."`
@@ -30,36 +33,9 @@ type installConfigCmd struct {
 	List    bool     `help:"List the entries that run mcp-cloudrun-proxy, like list-config."`
 	Env     []string `help:"Environment variable for the proxy, KEY=VALUE (repeatable). Adds to or overrides the existing entry's env; variables not named are kept. Stored in plain text in the client config." placeholder:"KEY=VALUE" sep:"none"`
 
-	// --url is optional here so that --remove and --list need none; Validate requires it
-	// for an install and checks the rest with connectionFlags.Validate.
-	optionalConnectionFlags
-}
-
-// optionalConnectionFlags are connectionFlags with --url not required.
-// TestOptionalConnectionFlagsMirrorConnectionFlags keeps the two in step.
-type optionalConnectionFlags struct {
-	URL                       string  `help:"Streamable HTTP MCP endpoint on Cloud Run, e.g. https://svc-xyz.a.run.app/mcp (or --service)." env:"MCP_CLOUDRUN_PROXY_URL"`
-	Service                   string  `help:"Cloud Run service name, instead of --url: its URL is read from the Cloud Run Admin API (needs run.services.get)." env:"MCP_CLOUDRUN_PROXY_SERVICE" placeholder:"NAME"`
-	Region                    string  `help:"Region of --service (default: CLOUDSDK_RUN_REGION, then gcloud's run/region)." placeholder:"REGION"`
-	GCPProject                string  `name:"project" help:"Google Cloud project of --service (default: CLOUDSDK_CORE_PROJECT, GOOGLE_CLOUD_PROJECT, then gcloud's core/project)." placeholder:"PROJECT"`
-	Path                      string  `help:"Path of the MCP endpoint on the service, appended to the URL --service resolves to (default /mcp)." placeholder:"PATH"`
-	Audience                  string  `help:"ID token audience (default: scheme://host[:port] of --url)." env:"MCP_CLOUDRUN_PROXY_AUDIENCE"`
-	TokenSource               string  `help:"Where ID tokens come from: auto, google-auth (Application Default Credentials) or gcloud (gcloud auth print-identity-token; ignores the audience)." env:"MCP_CLOUDRUN_PROXY_TOKEN_SOURCE" enum:"auto,google-auth,gcloud" default:"auto"`
-	ImpersonateServiceAccount string  `help:"Mint ID tokens as this service account (needs roles/iam.serviceAccountTokenCreator on it)." env:"MCP_CLOUDRUN_PROXY_IMPERSONATE_SERVICE_ACCOUNT" placeholder:"EMAIL"`
-	LogLevel                  string  `help:"Log level on stderr: debug, info or warn." env:"MCP_CLOUDRUN_PROXY_LOG_LEVEL" enum:"debug,info,warn" default:"info"`
-	RefreshMargin             float64 `help:"Seconds before token expiry to refresh it." env:"MCP_CLOUDRUN_PROXY_REFRESH_MARGIN" default:"60"`
-}
-
-// connection copies the fields into a connectionFlags, by name.
-func (o optionalConnectionFlags) connection() connectionFlags {
-	var cf connectionFlags
-	src, dst := reflect.ValueOf(o), reflect.ValueOf(&cf).Elem()
-	for i := 0; i < dst.NumField(); i++ {
-		if f := src.FieldByName(dst.Type().Field(i).Name); f.IsValid() {
-			dst.Field(i).Set(f)
-		}
-	}
-	return cf
+	// The run flags, as run and debug have them. --url is not required by kong (--remove
+	// and --list need none); Validate requires it for an install.
+	connectionFlags
 }
 
 // Help is shown under the flag list of install-config --help.
@@ -70,13 +46,17 @@ func (c *installConfigCmd) Help() string {
   mcp-cloudrun-proxy install-config --client all --url URL
   mcp-cloudrun-proxy install-config --client cursor --remove --name mysvc
 
-The entry runs this binary by absolute path with "run" and the connection flags given here
-(flags left at their default are not written). Edits change only that entry, are atomic,
-and keep the file mode. Each change first saves the file's previous content in a new
-FILE.bak.YYYYMMDDTHHMMSSZ (UTC time); backups are never overwritten or deleted, so the
-original is kept however many changes follow. An entry of the same name that does not run
-mcp-cloudrun-proxy is left alone unless --force. --env adds or overrides variables of an
-existing entry; variables it does not name are kept.`
+The entry runs this binary by absolute path (or, started from npx's or uvx's cache, the
+pinned npx/uvx command) with "run" and the connection flags given here (flags left at their
+default are not written), and an env with what the credentials need from this shell
+(GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG, CLOUDSDK_ACTIVE_CONFIG_NAME, and a PATH
+leading to gcloud), since clients pass on little of the environment; --env overrides.
+Edits change only that entry, are atomic, and keep the file mode (new project files 0644).
+Each change first saves the file's previous content under the user's state directory
+(~/.local/state/mcp-cloudrun-proxy/backups on Linux); the newest 5 per file are kept. If the
+client rewrites the file meanwhile, nothing is written. An entry of the same name that does
+not run mcp-cloudrun-proxy is left alone unless --force. --env adds or overrides variables
+of an existing entry; variables it does not name are kept.`
 }
 
 // Validate checks the flags together; kong calls it after parsing.
@@ -85,7 +65,7 @@ func (c *installConfigCmd) Validate() error {
 		return nil
 	}
 	if c.Client == "" {
-		return errors.New("--client is required: claude-desktop, claude-code, cursor, vscode, windsurf, gemini, codex or all")
+		return errors.New("--client is required: one of " + strings.ReplaceAll(clientNames(), ",", ", ") + ", or all")
 	}
 	if c.Client == "all" && c.Config != "" {
 		return errors.New("--config names one file; use it with a single --client, not all")
@@ -99,16 +79,15 @@ func (c *installConfigCmd) Validate() error {
 		}
 	}
 	if c.Remove {
-		if c.Name == "" && c.URL == "" && c.Service == "" {
-			return errors.New("--remove needs --name (or --url or --service to derive the name from)")
+		if c.Name == "" && c.URL == "" {
+			return errors.New("--remove needs --name (or --url to derive the name from)")
 		}
 		return nil
 	}
 	if c.URL == "" && c.Service == "" {
 		return errors.New("--url is required to install an entry (set MCP_CLOUDRUN_PROXY_URL or pass --url https://SERVICE-HASH-REGION.a.run.app/mcp), or --service NAME to look the URL up")
 	}
-	cf := c.connection()
-	if err := cf.Validate(); err != nil {
+	if err := c.connectionFlags.Validate(); err != nil {
 		return err
 	}
 	if _, err := parseEnvFlags(c.Env); err != nil {
@@ -118,7 +97,7 @@ func (c *installConfigCmd) Validate() error {
 }
 
 // Run installs, removes or lists.
-func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
+func (c *installConfigCmd) Run(ctx context.Context, s *streams, k *kong.Context) error {
 	if c.List {
 		l := listConfigCmd{Client: c.Client, Project: c.Project, Config: c.Config}
 		if l.Client == "" {
@@ -130,15 +109,14 @@ func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
 	if err != nil {
 		return err
 	}
-	cf := c.connection()
 	name := c.Name
-	if svc, err := cf.resolveInstall(ctx, s, c.Remove); err != nil {
+	if svc, err := c.resolveInstall(ctx, s, c.Remove); err != nil {
 		return &exitError{Code: 1, Err: err}
 	} else if name == "" && svc != "" {
 		name = svc
 	}
 	if name == "" {
-		if name, err = mcpclientcfg.DefaultName(cf.URL); err != nil {
+		if name, err = mcpclientcfg.DefaultName(c.URL); err != nil {
 			return err
 		}
 	}
@@ -151,22 +129,14 @@ func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
 	own.Force = c.Force
 	var entry mcpclientcfg.ServerEntry
 	if !c.Remove {
-		exe, err := mcpclientcfg.ExecutablePath()
-		if err != nil {
-			return fmt.Errorf("%w; install-config must run from the installed binary", err)
+		if entry, err = c.entry(s, k, name); err != nil {
+			return err
 		}
-		if strings.Contains(filepath.ToSlash(exe), "/nix/store/") {
-			fmt.Fprintf(s.Stderr, "warning: %s is in the Nix store and will change on upgrade; install the proxy into a Nix profile and run install-config from there\n", exe)
-		}
-		if strings.Contains(filepath.ToSlash(exe), "/Cellar/") {
-			fmt.Fprintf(s.Stderr, "warning: %s is in a versioned Homebrew Cellar directory, which an upgrade removes; run install-config as $(brew --prefix)/bin/mcp-cloudrun-proxy\n", exe)
-		}
-		env, _ := parseEnvFlags(c.Env) // checked in Validate
-		entry = mcpclientcfg.ServerEntry{Name: name, Command: exe, Args: append([]string{"run"}, runArgs(cf)...), Env: env}
 	}
+	w := mcpclientcfg.Writer{StateDir: sys.StateDir("mcp-cloudrun-proxy")}
 	failed := 0
 	for _, loc := range locs {
-		if err := c.apply(s, loc, name, entry, own); err != nil {
+		if err := c.apply(s, w, loc, name, entry, own); err != nil {
 			fmt.Fprintf(s.Stderr, "mcp-cloudrun-proxy: %s (%s): %v\n", loc.Client.DisplayName(), loc.Scope, err)
 			failed++
 		}
@@ -175,6 +145,69 @@ func (c *installConfigCmd) Run(ctx context.Context, s *streams) error {
 		return &exitError{Code: 1, Err: fmt.Errorf("%d of %d config files not changed", failed, len(locs))}
 	}
 	return nil
+}
+
+// entry is the server entry to install: how to start this binary, `run` with the
+// connection flags given, and the environment the credentials need.
+func (c *installConfigCmd) entry(s *streams, k *kong.Context, name string) (mcpclientcfg.ServerEntry, error) {
+	cmd, err := launchCommand(s.Stderr)
+	if err != nil {
+		return mcpclientcfg.ServerEntry{}, err
+	}
+	env := recordedEnv(os.Getenv, c.TokenSource)
+	given, _ := parseEnvFlags(c.Env) // checked in Validate
+	var keys []string
+	for key := range env {
+		if _, ok := given[key]; !ok {
+			keys = append(keys, key)
+		}
+	}
+	if len(keys) > 0 {
+		slices.Sort(keys)
+		fmt.Fprintf(s.Stdout, "Recorded from this shell in the entry's env, since clients pass on little of the environment: %s (override with --env KEY=VALUE).\n", strings.Join(keys, ", "))
+	}
+	maps.Copy(env, given)
+	if len(env) == 0 {
+		env = nil
+	}
+	args := append(cmd[1:], "run")
+	args = append(args, runArgs(k)...)
+	return mcpclientcfg.ServerEntry{Name: name, Command: cmd[0], Args: args, Env: env}, nil
+}
+
+// launchCommand is how a client starts this binary: `npx -y PKG@VERSION` or `uvx
+// PKG@VERSION` when it runs from that runner's cache, otherwise its path, with a warning
+// when that path will not last.
+func launchCommand(stderr io.Writer) ([]string, error) {
+	exe, err := mcpclientcfg.ExecutablePath()
+	if err != nil {
+		return nil, fmt.Errorf("%w; install-config must run from the installed binary", err)
+	}
+	if l, runner, ok := mcpclientcfg.PackageRunnerLaunch(exe, "mcp-cloudrun-proxy", version); ok {
+		return append([]string{l.Command}, l.Args...), nil
+	} else if runner != "" {
+		fmt.Fprintf(stderr, "warning: %s is in %s's cache, but this build (%s) is not a release %s can fetch; the entry runs the cached path, which a cache cleanup removes\n", exe, runner, version, runner)
+	}
+	switch slash := filepath.ToSlash(exe); {
+	case strings.Contains(slash, "/nix/store/"):
+		fmt.Fprintf(stderr, "warning: %s is in the Nix store and will change on upgrade; install the proxy into a Nix profile and run install-config from there\n", exe)
+	case strings.Contains(slash, "/Cellar/"):
+		fmt.Fprintf(stderr, "warning: %s is in a versioned Homebrew Cellar directory, which an upgrade removes; run install-config as $(brew --prefix)/bin/mcp-cloudrun-proxy\n", exe)
+	default:
+		if why := mcpclientcfg.VolatileReason(exe); why != "" {
+			fmt.Fprintf(stderr, "warning: %s %s, so the entry breaks when it is rebuilt or removed; run `make install` (PREFIX=~/.local needs no root) and install-config from the installed binary\n", exe, why)
+		}
+	}
+	return []string{exe}, nil
+}
+
+// clientNames lists every --client value but all, comma-separated.
+func clientNames() string {
+	var names []string
+	for _, c := range mcpclientcfg.Clients() {
+		names = append(names, string(c))
+	}
+	return strings.Join(names, ",")
 }
 
 // locations are the config files to edit.
@@ -200,12 +233,12 @@ func (c *installConfigCmd) locations(sys mcpclientcfg.System) ([]mcpclientcfg.Lo
 		}
 	}
 	if len(locs) == 0 {
-		return nil, errors.New("found no MCP client config (looked for Claude Desktop, Claude Code, Cursor, VS Code, Windsurf, Gemini CLI and Codex); pass --client to create one")
+		return nil, fmt.Errorf("found no MCP client config (looked for %s); pass --client to create one", strings.ReplaceAll(clientNames(), ",", ", "))
 	}
 	return locs, nil
 }
 
-func (c *installConfigCmd) apply(s *streams, loc mcpclientcfg.Location, name string, entry mcpclientcfg.ServerEntry, own mcpclientcfg.Ownership) error {
+func (c *installConfigCmd) apply(s *streams, w mcpclientcfg.Writer, loc mcpclientcfg.Location, name string, entry mcpclientcfg.ServerEntry, own mcpclientcfg.Ownership) error {
 	var change *mcpclientcfg.Change
 	var err error
 	if c.Remove {
@@ -230,7 +263,7 @@ func (c *installConfigCmd) apply(s *streams, loc mcpclientcfg.Location, name str
 		fmt.Fprintf(s.Stdout, "Dry run: %s not changed.\n", loc.Path)
 		return nil
 	}
-	res, err := mcpclientcfg.Writer{}.Apply(change)
+	res, err := w.Apply(change)
 	if err != nil {
 		return err
 	}
@@ -246,16 +279,20 @@ func (c *installConfigCmd) apply(s *streams, loc mcpclientcfg.Location, name str
 	if !c.Remove {
 		fmt.Fprintf(s.Stdout, "  runs: %s\n", shellJoin(entry.CommandLine()))
 	}
-	if !c.Remove && loc.Scope == mcpclientcfg.ScopeProject {
-		fmt.Fprintf(s.Stderr, "note: %s is meant to be shared with the project, but the entry runs %s, a path on this machine\n", loc.Path, entry.Command)
+	if !c.Remove && loc.Scope == mcpclientcfg.ScopeProject && (filepath.IsAbs(entry.Command) || len(entry.Env) > 0) {
+		what := "runs " + entry.Command
+		if len(entry.Env) > 0 {
+			what += " with " + strings.Join(slices.Sorted(maps.Keys(entry.Env)), ", ") + " from this shell"
+		}
+		fmt.Fprintf(s.Stderr, "note: %s is meant to be shared with the project, but the entry %s: paths on this machine\n", loc.Path, what)
 	}
 	if res.Backup != "" {
-		fmt.Fprintf(s.Stdout, "  previous content saved in %s (a new backup for each change; older ones are kept)\n", res.Backup)
+		fmt.Fprintf(s.Stdout, "  previous content saved in %s (the newest 5 backups per file are kept)\n", res.Backup)
 	}
 	if c.Remove {
 		fmt.Fprintf(s.Stdout, "Next: restart %s to apply the change.\n", loc.Client.DisplayName())
 	} else {
-		fmt.Fprintln(s.Stdout, loc.Client.NextStep(name))
+		fmt.Fprintln(s.Stdout, loc.Client.NextStep(name, loc.Scope))
 	}
 	return nil
 }
@@ -295,71 +332,51 @@ func parseEnvFlags(kvs []string) (map[string]string, error) {
 	return env, nil
 }
 
-// runArgs are the `run` flags that reproduce cf: every flag whose value is not its default,
-// in declaration order. It reads connectionFlags' kong tags, so a new run flag is carried
-// into client entries without a change here.
-func runArgs(cf connectionFlags) []string {
+// runArgs are the `run` flags that reproduce the connection flags given to install-config:
+// every flag that `run` also has, by kong's own name, whose value is not its default. A new
+// run flag is thus carried into client entries without a change here.
+func runArgs(k *kong.Context) []string {
+	runFlags := map[string]bool{}
+	for _, n := range k.Model.Children {
+		if n.Name == "run" {
+			for _, f := range n.Flags {
+				runFlags[f.Name] = true
+			}
+		}
+	}
 	var args []string
-	v, t := reflect.ValueOf(cf), reflect.TypeOf(cf)
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := f.Tag.Get("name")
-		if name == "" {
-			name = flagName(f.Name)
-		}
-		def := f.Tag.Get("default")
-		fv := v.Field(i)
-		var val string
-		switch fv.Kind() {
-		case reflect.String:
-			val = fv.String()
-		case reflect.Float32, reflect.Float64:
-			val = strconv.FormatFloat(fv.Float(), 'f', -1, 64)
-			if d, err := strconv.ParseFloat(def, 64); err == nil && d == fv.Float() {
-				continue
-			}
-			if def == "" && fv.Float() == 0 {
-				continue
-			}
-		case reflect.Int, reflect.Int64, reflect.Int32:
-			val = strconv.FormatInt(fv.Int(), 10)
-			if def == "" && fv.Int() == 0 {
-				continue
-			}
-		case reflect.Bool:
-			if fv.Bool() && def != "true" {
-				args = append(args, "--"+name)
-			}
-			continue
-		default:
-			val = fmt.Sprint(fv.Interface())
-		}
-		if val == "" || val == def {
+	for _, f := range k.Selected().Flags {
+		if !runFlags[f.Name] || !f.Target.IsValid() {
 			continue
 		}
-		args = append(args, "--"+name, val)
+		val, ok := flagValue(f)
+		if !ok {
+			continue
+		}
+		if f.IsBool() {
+			args = append(args, "--"+f.Name)
+			continue
+		}
+		args = append(args, "--"+f.Name, val)
 	}
 	return args
 }
 
-// flagName is kong's default flag name for a field: "ImpersonateServiceAccount" gives
-// "impersonate-service-account", "URL" gives "url".
-func flagName(field string) string {
-	rs := []rune(field)
-	var b strings.Builder
-	for i, r := range rs {
-		if unicode.IsUpper(r) {
-			prevLower := i > 0 && !unicode.IsUpper(rs[i-1])
-			nextLower := i > 0 && i+1 < len(rs) && unicode.IsLower(rs[i+1]) && unicode.IsUpper(rs[i-1])
-			if prevLower || nextLower {
-				b.WriteByte('-')
-			}
-			b.WriteRune(unicode.ToLower(r))
-			continue
+// flagValue formats f's value as given on a command line; ok is false when it is empty
+// or the default.
+func flagValue(f *kong.Flag) (string, bool) {
+	v := f.Target
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if d, err := strconv.ParseFloat(f.Default, 64); (err == nil && d == v.Float()) || (f.Default == "" && v.Float() == 0) {
+			return "", false
 		}
-		b.WriteRune(r)
+		return strconv.FormatFloat(v.Float(), 'f', -1, 64), true
+	case reflect.Bool:
+		return "", v.Bool() && f.Default != "true"
 	}
-	return b.String()
+	val := fmt.Sprint(v.Interface())
+	return val, val != "" && val != f.Default && !(v.Kind() != reflect.String && v.IsZero() && f.Default == "")
 }
 
 // shellJoin quotes args for display as a POSIX shell command line.

@@ -33,6 +33,12 @@ func isolateConfigEnv(t *testing.T) string {
 	t.Setenv("XDG_CONFIG_HOME", "")
 	t.Setenv("CLAUDE_CONFIG_DIR", "")
 	t.Setenv("CODEX_HOME", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	// No credentials nor gcloud from the developer's shell get recorded into entries.
+	for _, k := range credentialEnvVars {
+		t.Setenv(k, "")
+	}
+	t.Setenv("PATH", t.TempDir())
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "MCP_CLOUDRUN_PROXY_") {
 			t.Setenv(k, "")
@@ -57,11 +63,16 @@ func readConfigEntry(t *testing.T, client mcpclientcfg.Client, path, name string
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, ok, err := mcpclientcfg.LookupEntry(loc.WithPath(path), name)
+	es, err := mcpclientcfg.ReadEntries(loc.WithPath(path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e, ok
+	for _, e := range es {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return mcpclientcfg.ServerEntry{}, false
 }
 
 func TestInstallConfigWritesRunFlagsGiven(t *testing.T) {
@@ -102,10 +113,14 @@ func TestInstallConfigWritesRunFlagsGiven(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 			}
-			for _, want := range []string{`Added "mysvc" in Claude Desktop (user scope): ` + cfg, "Next: restart Claude Desktop"} {
+			for _, want := range []string{`Added "mysvc" in Claude Desktop (user scope): ` + cfg, "Next: quit Claude Desktop completely"} {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("stdout lacks %q:\n%s", want, stdout)
 				}
+			}
+			// This test binary runs from the Go build cache's temporary directory.
+			if !strings.Contains(stderr, "is in a temporary directory, so the entry breaks") || !strings.Contains(stderr, "make install") {
+				t.Errorf("no warning about the temporary binary; stderr:\n%s", stderr)
 			}
 			e, ok := readConfigEntry(t, mcpclientcfg.ClaudeDesktop, cfg, "mysvc")
 			if !ok {
@@ -150,7 +165,7 @@ func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
 		t.Fatalf("install: exit %d: %s", code, stderr)
 	}
 	backups := configBackups(t, cfg)
-	if len(backups) != 1 || !strings.Contains(stdout, "  previous content saved in "+backups[0]+" (a new backup for each change; older ones are kept)\n") {
+	if len(backups) != 1 || !strings.Contains(stdout, "  previous content saved in "+backups[0]+" (the newest 5 backups per file are kept)\n") {
 		t.Fatalf("backups %v, stdout:\n%s", backups, stdout)
 	}
 	assertConfigFile(t, backups[0], orig, 0o640)
@@ -184,10 +199,10 @@ func TestInstallConfigIdempotentDryRunRemove(t *testing.T) {
 	}
 }
 
-// configBackups lists the backups of cfg, oldest first.
+// configBackups lists the backups of cfg in the state directory, oldest first.
 func configBackups(t *testing.T, cfg string) []string {
 	t.Helper()
-	b, err := filepath.Glob(cfg + ".bak.*")
+	b, err := filepath.Glob(filepath.Join(os.Getenv("HOME"), ".local", "state", "mcp-cloudrun-proxy", "backups", strings.TrimPrefix(filepath.Base(cfg), ".")+"-*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,55 +306,79 @@ func TestListConfigEmpty(t *testing.T) {
 	}
 }
 
-// The install command's copy of the connection flags must match connectionFlags, except
-// that --url is optional.
-func TestOptionalConnectionFlagsMirrorConnectionFlags(t *testing.T) {
-	want, got := reflect.TypeOf(connectionFlags{}), reflect.TypeOf(optionalConnectionFlags{})
-	if want.NumField() != got.NumField() {
-		t.Fatalf("connectionFlags has %d fields, optionalConnectionFlags %d: add the new run flag to install_config_cmd.go", want.NumField(), got.NumField())
-	}
-	for i := 0; i < want.NumField(); i++ {
-		w, g := want.Field(i), got.Field(i)
-		wantTag := strings.Replace(string(w.Tag), ` required:""`, "", 1)
-		if w.Name != g.Name || w.Type != g.Type || wantTag != string(g.Tag) {
-			t.Errorf("field %d: connectionFlags has %s %s `%s`, optionalConnectionFlags has %s %s `%s`", i, w.Name, w.Type, wantTag, g.Name, g.Type, g.Tag)
-		}
-	}
-}
-
-// runArgs must produce flags that `run` parses back to the same values.
+// The run flags written into an entry parse back, with `run`, to the values given.
 func TestRunArgsRoundTrip(t *testing.T) {
 	isolateConfigEnv(t)
-	for _, cf := range []connectionFlags{
-		{URL: configTestURL, TokenSource: "auto", LogLevel: "info", RefreshMargin: 60},
-		{URL: configTestURL, Audience: "https://a", TokenSource: "google-auth", ImpersonateServiceAccount: "sa@p.iam.gserviceaccount.com", LogLevel: "warn", RefreshMargin: 0.25},
-		{URL: configTestURL, TokenSource: "gcloud", LogLevel: "debug", RefreshMargin: 0},
+	for i, flags := range [][]string{
+		{"--url", configTestURL, "--token-source", "auto", "--log-level", "info", "--refresh-margin", "60"},
+		{"--url", configTestURL, "--audience", "https://a", "--token-source", "google-auth", "--impersonate-service-account", "sa@p.iam.gserviceaccount.com", "--log-level", "warn", "--refresh-margin", "0.25"},
+		{"--url", configTestURL, "--token-source", "gcloud", "--log-level", "debug", "--refresh-margin", "0"},
 	} {
-		args := runArgs(cf)
-		var parsed struct {
+		cfg := filepath.Join(t.TempDir(), "mcp.json")
+		if code, _, stderr := runConfigCLI(t, append([]string{"install-config", "--client", "cursor", "--config", cfg}, flags...)...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		e, _ := readConfigEntry(t, mcpclientcfg.Cursor, cfg, "mysvc")
+		var given, written struct {
 			connectionFlags
 		}
-		p, err := kong.New(&parsed)
-		if err != nil {
-			t.Fatal(err)
+		for _, p := range []struct {
+			into *struct{ connectionFlags }
+			args []string
+		}{{&given, flags}, {&written, e.Args[1:]}} {
+			k, err := kong.New(p.into)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.Parse(p.args); err != nil {
+				t.Fatalf("parsing %q: %v", p.args, err)
+			}
 		}
-		if _, err := p.Parse(args); err != nil {
-			t.Fatalf("parsing %q: %v", args, err)
+		if !reflect.DeepEqual(given, written) {
+			t.Errorf("case %d: entry args %q parse to %+v, want %+v", i, e.Args, written, given)
 		}
-		if !reflect.DeepEqual(parsed.connectionFlags, cf) {
-			t.Errorf("runArgs(%+v) = %q, which parses to %+v", cf, args, parsed.connectionFlags)
+		if i == 0 && !reflect.DeepEqual(e.Args, []string{"run", "--url", configTestURL}) {
+			t.Errorf("defaults written: %q", e.Args)
 		}
-	}
-	if got := runArgs(connectionFlags{URL: configTestURL, TokenSource: "auto", LogLevel: "info", RefreshMargin: 60}); !reflect.DeepEqual(got, []string{"--url", configTestURL}) {
-		t.Errorf("defaults: runArgs = %q, want only --url", got)
 	}
 }
 
-func TestFlagName(t *testing.T) {
-	for in, want := range map[string]string{"URL": "url", "Audience": "audience", "TokenSource": "token-source",
-		"ImpersonateServiceAccount": "impersonate-service-account", "LogLevel": "log-level", "RefreshMargin": "refresh-margin", "HTTPPort": "http-port"} {
-		if got := flagName(in); got != want {
-			t.Errorf("flagName(%q) = %q, want %q", in, got, want)
+// What the credentials need from the environment goes into the entry, so that it works in
+// clients that pass on little of it; --env still overrides.
+func TestInstallConfigRecordsCredentialEnv(t *testing.T) {
+	home := isolateConfigEnv(t)
+	bin := filepath.Join(home, "google-cloud-sdk", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "gcloud"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(filepath.ListSeparator)+"/usr/bin")
+	t.Chdir(home)
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "key.json") // relative: made absolute
+	t.Setenv("CLOUDSDK_CONFIG", filepath.Join(home, "gc"))
+	t.Setenv("CLOUDSDK_ACTIVE_CONFIG_NAME", "work")
+	cfg := filepath.Join(home, "settings.json")
+	for _, tc := range []struct {
+		flags []string
+		want  map[string]string
+	}{
+		{[]string{"--token-source", "gcloud"}, map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(home, "key.json"),
+			"CLOUDSDK_CONFIG": filepath.Join(home, "gc"), "CLOUDSDK_ACTIVE_CONFIG_NAME": "work", "PATH": bin + string(filepath.ListSeparator) + os.Getenv("PATH")}},
+		{[]string{"--token-source", "google-auth", "--env", "CLOUDSDK_CONFIG=/x"}, map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": filepath.Join(home, "key.json"),
+			"CLOUDSDK_CONFIG": "/x", "CLOUDSDK_ACTIVE_CONFIG_NAME": "work"}},
+	} {
+		_ = os.Remove(cfg)
+		code, stdout, stderr := runConfigCLI(t, append([]string{"install-config", "--client", "gemini", "--config", cfg, "--url", configTestURL}, tc.flags...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(stdout, "Recorded from this shell in the entry's env") || !strings.Contains(stdout, "GOOGLE_APPLICATION_CREDENTIALS") {
+			t.Errorf("stdout does not say what was recorded:\n%s", stdout)
+		}
+		if e, _ := readConfigEntry(t, mcpclientcfg.Gemini, cfg, "mysvc"); !reflect.DeepEqual(e.Env, tc.want) {
+			t.Errorf("%v: env\n got %v\nwant %v", tc.flags, e.Env, tc.want)
 		}
 	}
 }
@@ -401,5 +440,38 @@ func TestListConfigShowsAFileOnce(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[1], "cursor  user ") || !strings.HasPrefix(lines[2], "gemini  user ") {
 		t.Errorf("want a header and one user-scope line per client:\n%s", stdout)
+	}
+}
+
+// --client all writes every client whose config directory exists, the new ones included.
+func TestInstallConfigAllCoversEveryClient(t *testing.T) {
+	home := isolateConfigEnv(t)
+	sys := mcpclientcfg.System{GOOS: "linux", Home: home, Getenv: os.Getenv}
+	var want []string
+	for _, c := range mcpclientcfg.Clients() {
+		loc, err := mcpclientcfg.Locate(sys, c, mcpclientcfg.ScopeUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(loc.Path) != home {
+			if err := os.MkdirAll(filepath.Dir(loc.Path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.WriteFile(loc.Path, []byte("{}"), 0o600); err != nil { // ~/.claude.json
+			t.Fatal(err)
+		}
+		want = append(want, loc.Path)
+	}
+	code, stdout, stderr := runConfigCLI(t, "install-config", "--client", "all", "--url", configTestURL)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for i, c := range mcpclientcfg.Clients() {
+		if e, ok := readConfigEntry(t, c, want[i], "mysvc"); !ok || e.Command != configSelfPath(t) {
+			t.Errorf("%s: no entry in %s (%+v); stdout:\n%s", c, want[i], e, stdout)
+		}
+	}
+	if len(want) < 12 {
+		t.Errorf("only %d clients", len(want))
 	}
 }

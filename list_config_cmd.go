@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +16,7 @@ import (
 // listConfigCmd is `mcp-cloudrun-proxy list-config`: the client entries, across clients and
 // scopes, that run this proxy.
 type listConfigCmd struct {
-	Client  string `help:"Only this client: claude-desktop, claude-code, cursor, vscode, windsurf, gemini, codex, or all." enum:"claude-desktop,claude-code,cursor,vscode,windsurf,gemini,codex,all" default:"all"`
+	Client  string `help:"Only this client: ${clients}, or all." enum:"${clients},all" default:"all"`
 	Project string `help:"Project directory whose project-scope files to read (default: the current directory)." placeholder:"DIR"`
 	Config  string `help:"Read this config file (needs a single --client)." placeholder:"PATH"`
 }
@@ -39,6 +41,9 @@ func (c *listConfigCmd) Run(ctx context.Context, s *streams) error {
 	sys, err := systemFor(c.Project)
 	if err != nil {
 		return err
+	}
+	if sys.Home == "" && c.Config == "" {
+		return &exitError{Code: 1, Err: errors.New("the home directory is unknown (HOME is not set), so the user config files cannot be found; set HOME, or pass --client CLIENT --config FILE")}
 	}
 	self, _ := mcpclientcfg.ExecutablePath()
 	own := proxyOwnership(self)
@@ -160,12 +165,26 @@ func entryURL(args []string) string {
 	return "(MCP_CLOUDRUN_PROXY_URL)"
 }
 
-// entryStatus says whether the entry's binary exists and is this one.
+// entryStatus says whether the entry's command can be found, as a client finds it (a bare
+// name on PATH), and whether it is this binary.
 func entryStatus(e mcpclientcfg.ServerEntry, self string) string {
-	if _, err := os.Stat(e.Command); err != nil {
+	cmd := e.Command
+	if !strings.ContainsAny(cmd, `/\`) {
+		p, err := exec.LookPath(cmd)
+		if err != nil {
+			return cmd + " not on PATH"
+		}
+		if base := strings.TrimSuffix(filepath.Base(p), ".exe"); base != "mcp-cloudrun-proxy" {
+			return "ok (" + base + ")" // npx, uvx, pipx: fetched when the client starts it
+		}
+		cmd = p
+	}
+	st, err := os.Stat(cmd)
+	if err != nil {
 		return "binary not found"
 	}
-	if self != "" && e.Command != self {
+	// The same file by any path: a Homebrew or Nix link and the file it leads to.
+	if selfSt, err := os.Stat(self); self != "" && (err != nil || !os.SameFile(st, selfSt)) {
 		return "other binary"
 	}
 	return "ok"

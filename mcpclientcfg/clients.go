@@ -22,11 +22,16 @@ const (
 	Windsurf      Client = "windsurf"
 	Gemini        Client = "gemini"
 	Codex         Client = "codex"
+	Opencode      Client = "opencode"
+	Qwen          Client = "qwen"
+	Zed           Client = "zed"
+	LMStudio      Client = "lmstudio"
+	AmazonQ       Client = "amazonq"
 )
 
 // Clients returns every supported client.
 func Clients() []Client {
-	return []Client{ClaudeDesktop, ClaudeCode, Cursor, VSCode, Windsurf, Gemini, Codex}
+	return []Client{ClaudeDesktop, ClaudeCode, Cursor, VSCode, Windsurf, Gemini, Codex, Opencode, Qwen, Zed, LMStudio, AmazonQ}
 }
 
 // A Scope says whose config an entry goes into.
@@ -47,9 +52,9 @@ func Scopes(c Client) []Scope {
 	switch c {
 	case ClaudeCode:
 		return []Scope{ScopeUser, ScopeProject, ScopeLocal}
-	case Cursor, VSCode, Gemini:
+	case Cursor, VSCode, Gemini, Codex, Opencode, Qwen, Zed, AmazonQ:
 		return []Scope{ScopeUser, ScopeProject}
-	case ClaudeDesktop, Windsurf, Codex:
+	case ClaudeDesktop, Windsurf, LMStudio:
 		return []Scope{ScopeUser}
 	}
 	return nil
@@ -101,6 +106,35 @@ func CurrentSystem() System {
 	home, _ := os.UserHomeDir()
 	wd, _ := os.Getwd()
 	return System{GOOS: runtime.GOOS, Home: home, Getenv: os.Getenv, ProjectDir: wd, Glob: filepath.Glob}
+}
+
+// StateDir is where app keeps its state on sys: $XDG_STATE_HOME/app or
+// ~/.local/state/app on Linux, ~/Library/Application Support/app on macOS,
+// %LOCALAPPDATA%\app on Windows. "" when there is no home directory.
+func (s System) StateDir(app string) string {
+	switch s.GOOS {
+	case "windows":
+		if d := s.env("LOCALAPPDATA"); d != "" {
+			return s.join(d, app)
+		}
+		if s.Home == "" {
+			return ""
+		}
+		return s.join(s.Home, "AppData", "Local", app)
+	case "darwin":
+		if s.Home == "" {
+			return ""
+		}
+		return s.join(s.Home, "Library", "Application Support", app)
+	default:
+		if d := s.env("XDG_STATE_HOME"); d != "" && isAbs(d) {
+			return s.join(d, app)
+		}
+		if s.Home == "" {
+			return ""
+		}
+		return s.join(s.Home, ".local", "state", app)
+	}
 }
 
 func (s System) glob(pattern string) []string {
@@ -197,7 +231,20 @@ type Location struct {
 	KeyPath []string
 	// StdioType says entries carry "type": "stdio".
 	StdioType bool
+	// Shape is how an entry is written.
+	Shape Shape
 }
+
+// A Shape is the layout of a server entry in a JSON config file.
+type Shape int
+
+// Shapes.
+const (
+	// ShapeCommandArgs is {"command": "...", "args": [...], "env": {...}}, as most clients.
+	ShapeCommandArgs Shape = iota
+	// ShapeOpencode is opencode's {"type": "local", "command": [...], "environment": {...}}.
+	ShapeOpencode
+)
 
 // WithPath returns l reading and writing path instead (the --config override).
 func (l Location) WithPath(path string) Location {
@@ -205,8 +252,8 @@ func (l Location) WithPath(path string) Location {
 	return l
 }
 
-// ErrUnsupportedScope is returned by [Locate] for a scope the client does not have.
-var ErrUnsupportedScope = errors.New("scope not supported by this client")
+// errUnsupportedScope is returned by [Locate] for a scope the client does not have.
+var errUnsupportedScope = errors.New("scope not supported by this client")
 
 // Locate returns where client c keeps its server entries for scope s on sys. An empty scope
 // means ScopeUser.
@@ -223,7 +270,7 @@ func Locate(sys System, c Client, s Scope) (Location, error) {
 		ok = ok || sc == s
 	}
 	if !ok {
-		return Location{}, fmt.Errorf("client %s: scope %q: %w; use --scope %s", c, s, ErrUnsupportedScope, joinScopes(scopes))
+		return Location{}, fmt.Errorf("client %s: scope %q: %w; use --scope %s", c, s, errUnsupportedScope, joinScopes(scopes))
 	}
 	if s != ScopeUser && s != "" {
 		if sys.ProjectDir == "" || !isAbs(sys.ProjectDir) {
@@ -234,56 +281,107 @@ func Locate(sys System, c Client, s Scope) (Location, error) {
 		return Location{}, fmt.Errorf("client %s: no home directory; pass --config", c)
 	}
 	l := Location{Client: c, Scope: s, Format: FormatJSON, KeyPath: []string{"mcpServers"}}
-	switch c {
-	case ClaudeDesktop:
+	place := placers[c]
+	place(sys, &l)
+	return l, nil
+}
+
+// placers set a Location's path and format for each client; l arrives with the defaults
+// (strict JSON, "mcpServers") and its scope.
+var placers = map[Client]func(sys System, l *Location){
+	ClaudeDesktop: func(sys System, l *Location) {
 		l.Path = sys.join(sys.claudeDesktopDir(), "claude_desktop_config.json")
-	case ClaudeCode:
+	},
+	ClaudeCode: func(sys System, l *Location) {
 		l.StdioType = true
-		switch s {
+		switch l.Scope {
 		case ScopeProject:
 			l.Path = sys.join(sys.ProjectDir, ".mcp.json")
+		case ScopeLocal:
+			l.Path, l.KeyPath = sys.claudeJSON(), []string{"projects", sys.projectKey(), "mcpServers"}
 		default:
 			l.Path = sys.claudeJSON()
-			if s == ScopeLocal {
-				l.KeyPath = []string{"projects", sys.projectKey(), "mcpServers"}
-			}
 		}
-	case Cursor:
-		l.Format = FormatJSONC
-		if s == ScopeProject {
-			l.Path = sys.join(sys.ProjectDir, ".cursor", "mcp.json")
-		} else {
-			l.Path = sys.join(sys.Home, ".cursor", "mcp.json")
-		}
-	case VSCode:
-		l.Format = FormatJSONC
-		l.KeyPath = []string{"servers"}
-		l.StdioType = true
-		if s == ScopeProject {
+	},
+	Cursor: func(sys System, l *Location) {
+		l.Format, l.Path = FormatJSONC, sys.dotDir(l.Scope, ".cursor", "mcp.json")
+	},
+	VSCode: func(sys System, l *Location) {
+		l.Format, l.KeyPath, l.StdioType = FormatJSONC, []string{"servers"}, true
+		l.Path = sys.join(sys.appData(), "Code", "User", "mcp.json")
+		if l.Scope == ScopeProject {
 			l.Path = sys.join(sys.ProjectDir, ".vscode", "mcp.json")
-		} else {
-			l.Path = sys.join(sys.appData(), "Code", "User", "mcp.json")
 		}
-	case Windsurf:
-		l.Format = FormatJSONC
-		l.Path = sys.join(sys.Home, ".codeium", "windsurf", "mcp_config.json")
-	case Gemini:
-		l.Format = FormatJSONC
-		if s == ScopeProject {
-			l.Path = sys.join(sys.ProjectDir, ".gemini", "settings.json")
-		} else {
-			l.Path = sys.join(sys.Home, ".gemini", "settings.json")
-		}
-	case Codex:
-		l.Format = FormatTOML
-		l.KeyPath = []string{"mcp_servers"}
+	},
+	Windsurf: func(sys System, l *Location) {
+		l.Format, l.Path = FormatJSONC, sys.join(sys.Home, ".codeium", "windsurf", "mcp_config.json")
+	},
+	Gemini: func(sys System, l *Location) {
+		l.Format, l.Path = FormatJSONC, sys.dotDir(l.Scope, ".gemini", "settings.json")
+	},
+	// Qwen Code is a fork of Gemini CLI and reads the same settings format.
+	Qwen: func(sys System, l *Location) {
+		l.Format, l.Path = FormatJSONC, sys.dotDir(l.Scope, ".qwen", "settings.json")
+	},
+	Codex: func(sys System, l *Location) {
+		l.Format, l.KeyPath = FormatTOML, []string{"mcp_servers"}
 		home := sys.env("CODEX_HOME")
 		if home == "" {
 			home = sys.join(sys.Home, ".codex")
 		}
 		l.Path = sys.join(home, "config.toml")
+		if l.Scope == ScopeProject {
+			// Codex reads .codex/config.toml of a trusted project on top of the user's.
+			l.Path = sys.join(sys.ProjectDir, ".codex", "config.toml")
+		}
+	},
+	// opencode: "mcp" entries with "type": "local" and the command line as one array, in
+	// $XDG_CONFIG_HOME/opencode (~/.config/opencode on every OS) or the project's root.
+	Opencode: func(sys System, l *Location) {
+		l.Format, l.KeyPath, l.Shape = FormatJSONC, []string{"mcp"}, ShapeOpencode
+		l.Path = sys.join(sys.xdgConfig(), "opencode", "opencode.json")
+		if l.Scope == ScopeProject {
+			l.Path = sys.join(sys.ProjectDir, "opencode.json")
+		}
+	},
+	// Zed: "context_servers" in settings.json (~/.config/zed, %APPDATA%\Zed) or .zed/.
+	Zed: func(sys System, l *Location) {
+		l.Format, l.KeyPath = FormatJSONC, []string{"context_servers"}
+		l.Path = sys.join(sys.xdgConfig(), "zed", "settings.json")
+		if sys.GOOS == "windows" {
+			l.Path = sys.join(sys.appData(), "Zed", "settings.json")
+		}
+		if l.Scope == ScopeProject {
+			l.Path = sys.join(sys.ProjectDir, ".zed", "settings.json")
+		}
+	},
+	LMStudio: func(sys System, l *Location) {
+		l.Path = sys.join(sys.Home, ".lmstudio", "mcp.json")
+	},
+	// Amazon Q Developer CLI: ~/.aws/amazonq/mcp.json, or the workspace's .amazonq/mcp.json.
+	AmazonQ: func(sys System, l *Location) {
+		l.Path = sys.join(sys.Home, ".aws", "amazonq", "mcp.json")
+		if l.Scope == ScopeProject {
+			l.Path = sys.join(sys.ProjectDir, ".amazonq", "mcp.json")
+		}
+	},
+}
+
+// dotDir is DIR/FILE in the home directory for ScopeUser, in the project otherwise.
+func (s System) dotDir(scope Scope, dir, file string) string {
+	if scope == ScopeProject {
+		return s.join(s.ProjectDir, dir, file)
 	}
-	return l, nil
+	return s.join(s.Home, dir, file)
+}
+
+// xdgConfig is $XDG_CONFIG_HOME or ~/.config, on every OS: what CLI tools that follow the
+// XDG spec everywhere (opencode, Zed on Unix) read.
+func (s System) xdgConfig() string {
+	if d := s.env("XDG_CONFIG_HOME"); d != "" && isAbs(d) {
+		return d
+	}
+	return s.join(s.Home, ".config")
 }
 
 // projectKey is how Claude Code names the project directory in ~/.claude.json's
@@ -349,38 +447,50 @@ func Installed(sys System, c Client) (Location, bool) {
 
 // DisplayName is the client's product name.
 func (c Client) DisplayName() string {
-	switch c {
-	case ClaudeDesktop:
-		return "Claude Desktop"
-	case ClaudeCode:
-		return "Claude Code"
-	case Cursor:
-		return "Cursor"
-	case VSCode:
-		return "VS Code"
-	case Windsurf:
-		return "Windsurf"
-	case Gemini:
-		return "Gemini CLI"
-	case Codex:
-		return "Codex CLI"
+	if n, ok := displayNames[c]; ok {
+		return n
 	}
 	return string(c)
 }
 
-// NextStep tells the user how to make client c pick up a changed entry called name.
-func (c Client) NextStep(name string) string {
+var displayNames = map[Client]string{
+	ClaudeDesktop: "Claude Desktop", ClaudeCode: "Claude Code", Cursor: "Cursor", VSCode: "VS Code",
+	Windsurf: "Windsurf", Gemini: "Gemini CLI", Codex: "Codex CLI", Opencode: "opencode",
+	Qwen: "Qwen Code", Zed: "Zed", LMStudio: "LM Studio", AmazonQ: "Amazon Q Developer CLI",
+}
+
+// NextStep tells the user how to make client c pick up a new or changed entry called name
+// in scope s, and what stands between the entry and a running server (approval, folder
+// trust) where the client has such a step.
+func (c Client) NextStep(name string, s Scope) string {
 	switch c {
 	case ClaudeCode:
+		if s == ScopeProject {
+			return fmt.Sprintf("Next: in this project, run `claude` and approve %q when asked (until then `claude mcp list` shows it as pending approval; run `claude mcp reset-project-choices` to be asked again).", name)
+		}
 		return fmt.Sprintf("Next: run `claude mcp list` and check that %q is listed as connected; restart running Claude Code sessions to load it.", name)
 	case VSCode:
 		return fmt.Sprintf("Next: restart VS Code (or run \"MCP: List Servers\" and start %q).", name)
 	case Codex:
+		if s == ScopeProject {
+			return "Next: Codex reads .codex/config.toml only in a trusted project: start `codex` in the project and trust it when asked; `codex mcp list` then shows the entry."
+		}
 		return "Next: start a new Codex session; `codex mcp list` shows the entry."
 	case Gemini:
-		return "Next: restart Gemini CLI; `/mcp` lists the server."
+		return "Next: restart Gemini CLI; `gemini mcp list` checks the server. Gemini CLI starts no MCP server (not even user-scope ones) in a folder you have not trusted: trust it when asked, or with /permissions trust."
+	case Qwen:
+		if s == ScopeProject {
+			return "Next: restart Qwen Code; `qwen mcp list` checks the server. With folder trust on (security.folderTrust.enabled), Qwen Code reads .qwen/settings.json only in a trusted folder."
+		}
+		return "Next: restart Qwen Code; `qwen mcp list` checks the server."
+	case Opencode:
+		return fmt.Sprintf("Next: run `opencode mcp list` and check that %q is connected; restart running opencode sessions to load it.", name)
+	case AmazonQ:
+		return fmt.Sprintf("Next: start a new `q chat` session; `q mcp list` shows %q.", name)
+	case Zed:
+		return fmt.Sprintf("Next: Zed reloads its settings by itself; check that %q has a green dot under Settings > AI > MCP Servers (Agent Panel settings).", name)
 	}
-	return fmt.Sprintf("Next: restart %s to load %q.", c.DisplayName(), name)
+	return fmt.Sprintf("Next: quit %s completely (not just its window) and start it again to load %q.", c.DisplayName(), name)
 }
 
 func joinClients(cs []Client) string {

@@ -65,6 +65,23 @@ func TestLocate(t *testing.T) {
 		{linuxXDG, Codex, ScopeUser, "/codex/config.toml", []string{"mcp_servers"}},
 		{mac, Codex, ScopeUser, "/Users/u/.codex/config.toml", []string{"mcp_servers"}},
 		{win, Codex, ScopeUser, `C:\Users\u\.codex\config.toml`, []string{"mcp_servers"}},
+		{linuxXDG, Codex, ScopeProject, "/home/u/proj/.codex/config.toml", []string{"mcp_servers"}},
+		{linux, Opencode, ScopeUser, "/home/u/.config/opencode/opencode.json", []string{"mcp"}},
+		{linuxXDG, Opencode, ScopeUser, "/xdg/opencode/opencode.json", []string{"mcp"}},
+		{mac, Opencode, ScopeUser, "/Users/u/.config/opencode/opencode.json", []string{"mcp"}},
+		{win, Opencode, ScopeUser, `C:\Users\u\.config\opencode\opencode.json`, []string{"mcp"}},
+		{linux, Opencode, ScopeProject, "/home/u/proj/opencode.json", []string{"mcp"}},
+		{linux, Qwen, ScopeUser, "/home/u/.qwen/settings.json", []string{"mcpServers"}},
+		{linux, Qwen, ScopeProject, "/home/u/proj/.qwen/settings.json", []string{"mcpServers"}},
+		{win, Qwen, ScopeUser, `C:\Users\u\.qwen\settings.json`, []string{"mcpServers"}},
+		{linux, Zed, ScopeUser, "/home/u/.config/zed/settings.json", []string{"context_servers"}},
+		{mac, Zed, ScopeUser, "/Users/u/.config/zed/settings.json", []string{"context_servers"}},
+		{win, Zed, ScopeUser, `C:\Users\u\AppData\Roaming\Zed\settings.json`, []string{"context_servers"}},
+		{linux, Zed, ScopeProject, "/home/u/proj/.zed/settings.json", []string{"context_servers"}},
+		{linux, LMStudio, ScopeUser, "/home/u/.lmstudio/mcp.json", []string{"mcpServers"}},
+		{win, LMStudio, ScopeUser, `C:\Users\u\.lmstudio\mcp.json`, []string{"mcpServers"}},
+		{linux, AmazonQ, ScopeUser, "/home/u/.aws/amazonq/mcp.json", []string{"mcpServers"}},
+		{linux, AmazonQ, ScopeProject, "/home/u/proj/.amazonq/mcp.json", []string{"mcpServers"}},
 	} {
 		t.Run(tc.sys.GOOS+"/"+string(tc.client)+"/"+string(tc.scope), func(t *testing.T) {
 			loc, err := Locate(tc.sys, tc.client, tc.scope)
@@ -124,6 +141,8 @@ func TestLocateFormats(t *testing.T) {
 	}{
 		ClaudeDesktop: {FormatJSON, false}, ClaudeCode: {FormatJSON, true}, Cursor: {FormatJSONC, false},
 		VSCode: {FormatJSONC, true}, Windsurf: {FormatJSONC, false}, Gemini: {FormatJSONC, false}, Codex: {FormatTOML, false},
+		Opencode: {FormatJSONC, false}, Qwen: {FormatJSONC, false}, Zed: {FormatJSONC, false}, LMStudio: {FormatJSON, false},
+		AmazonQ: {FormatJSON, false},
 	}
 	for _, c := range Clients() {
 		loc, err := Locate(sys, c, ScopeUser)
@@ -138,8 +157,8 @@ func TestLocateFormats(t *testing.T) {
 
 func TestLocateErrors(t *testing.T) {
 	sys := System{GOOS: "linux", Home: "/h"}
-	if _, err := Locate(sys, ClaudeDesktop, ScopeProject); !errors.Is(err, ErrUnsupportedScope) {
-		t.Errorf("claude-desktop project scope: %v, want ErrUnsupportedScope", err)
+	if _, err := Locate(sys, ClaudeDesktop, ScopeProject); !errors.Is(err, errUnsupportedScope) {
+		t.Errorf("claude-desktop project scope: %v, want errUnsupportedScope", err)
 	}
 	if _, err := Locate(sys, "emacs", ScopeUser); err == nil {
 		t.Error("unknown client: no error")

@@ -1,20 +1,24 @@
 // Package mcpclientcfg reads and edits the MCP server entries in MCP clients' config files
-// (Claude Desktop, Claude Code, Cursor, VS Code, Windsurf, Gemini CLI, Codex), changing only
-// the entry it manages and keeping everything else as it was.
+// (Claude Desktop, Claude Code, Cursor, VS Code, Windsurf, Gemini CLI, Codex, opencode, Qwen
+// Code, Zed, LM Studio, Amazon Q Developer CLI), changing only the entry it manages and
+// keeping everything else as it was.
 //
 // [Locate] says where a client keeps its entries for a scope on a given OS, [PlanInstall]
 // and [PlanRemove] compute the new file content and its diff without writing, and
-// [Writer.Apply] writes a [Change] atomically, keeping the file mode and saving the previous
-// content in a new timestamped backup. An existing entry of the same name is replaced or
+// [Writer.Apply] writes a [Change] atomically, keeping the file mode, saving the previous
+// content in a timestamped backup under the user's state directory, and writing nothing if
+// the client changed the file in the meantime. An existing entry of the same name is replaced or
 // removed only if [Ownership] recognises it as ours (or with Ownership.Force):
 //
-//	loc, err := mcpclientcfg.Locate(mcpclientcfg.CurrentSystem(), mcpclientcfg.ClaudeDesktop, mcpclientcfg.ScopeUser)
+//	sys := mcpclientcfg.CurrentSystem()
+//	loc, err := mcpclientcfg.Locate(sys, mcpclientcfg.ClaudeDesktop, mcpclientcfg.ScopeUser)
 //	...
 //	own := mcpclientcfg.Ownership{Program: "mcp-cloudrun-proxy", Self: exe}
 //	change, err := mcpclientcfg.PlanInstall(loc, mcpclientcfg.ServerEntry{Name: "mysvc", Command: exe, Args: args}, own)
 //	...
 //	if !change.UpToDate() {
-//		res, err := mcpclientcfg.Writer{}.Apply(change)
+//		w := mcpclientcfg.Writer{StateDir: sys.StateDir("mcp-cloudrun-proxy")}
+//		res, err := w.Apply(change)
 //		...
 //	}
 //

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// An ExecutableResolver finds the path a client config should use to start the running
+// An executableResolver finds the path a client config should use to start the running
 // binary. Its zero value inspects the current process.
 //
 // The path has its symlinks resolved, so that it keeps working when a symlink such as
@@ -19,7 +19,7 @@ import (
 // when it leads to the same file. Likewise a Homebrew binary resolves into
 // Cellar/NAME/VERSION/, which an upgrade deletes, so the bin/ link it was started through
 // (/opt/homebrew/bin, /usr/local/bin, /home/linuxbrew/.linuxbrew/bin) is kept.
-type ExecutableResolver struct {
+type executableResolver struct {
 	// Executable returns the running binary; nil means os.Executable.
 	Executable func() (string, error)
 	// Argv0 is how the binary was invoked; "" means os.Args[0].
@@ -34,11 +34,11 @@ type ExecutableResolver struct {
 	User string
 }
 
-// ExecutablePath is ExecutableResolver{}.Resolve().
-func ExecutablePath() (string, error) { return ExecutableResolver{}.Resolve() }
+// ExecutablePath is executableResolver{}.Resolve().
+func ExecutablePath() (string, error) { return executableResolver{}.Resolve() }
 
 // Resolve returns the absolute path to put in a client config.
-func (r ExecutableResolver) Resolve() (string, error) {
+func (r executableResolver) Resolve() (string, error) {
 	executable, lookPath, evalSymlinks := r.Executable, r.LookPath, r.EvalSymlinks
 	if executable == nil {
 		executable = os.Executable
@@ -95,7 +95,7 @@ func isHomebrewCellarPath(p string) bool {
 // homebrewCandidates lists paths that may be Homebrew's stable link to the binary: the
 // running binary's unresolved path, how it was invoked, then the bin/ of the usual
 // prefixes (Apple silicon, Intel macOS, Linux).
-func (r ExecutableResolver) homebrewCandidates(exe, base string, lookPath func(string) (string, error)) []string {
+func (r executableResolver) homebrewCandidates(exe, base string, lookPath func(string) (string, error)) []string {
 	cands := append([]string{exe}, r.invoked(lookPath)...)
 	cands = append(cands,
 		filepath.Join("/opt/homebrew/bin", base),
@@ -107,7 +107,7 @@ func (r ExecutableResolver) homebrewCandidates(exe, base string, lookPath func(s
 	return cands
 }
 
-func (r ExecutableResolver) home() string {
+func (r executableResolver) home() string {
 	if r.Home != "" {
 		return r.Home
 	}
@@ -117,7 +117,7 @@ func (r ExecutableResolver) home() string {
 
 // invoked is the absolute path the binary was started as (argv[0], looked up in PATH
 // when it has no directory), if known.
-func (r ExecutableResolver) invoked(lookPath func(string) (string, error)) []string {
+func (r executableResolver) invoked(lookPath func(string) (string, error)) []string {
 	var cands []string
 	argv0 := r.Argv0
 	if argv0 == "" && len(os.Args) > 0 {
@@ -139,7 +139,7 @@ func (r ExecutableResolver) invoked(lookPath func(string) (string, error)) []str
 
 // nixCandidates lists paths that may be a profile's stable link to the binary: how it was
 // invoked first, then the usual profile locations.
-func (r ExecutableResolver) nixCandidates(base string, lookPath func(string) (string, error)) []string {
+func (r executableResolver) nixCandidates(base string, lookPath func(string) (string, error)) []string {
 	cands := r.invoked(lookPath)
 	home := r.home()
 	user := r.User

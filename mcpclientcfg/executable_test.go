@@ -55,52 +55,52 @@ func TestExecutableResolver(t *testing.T) {
 	noPath := func(string) (string, error) { return "", errors.New("not in PATH") }
 	for _, tc := range []struct {
 		desc string
-		r    ExecutableResolver
+		r    executableResolver
 		want string
 	}{
 		{
 			desc: "nix profile found through PATH",
-			r:    ExecutableResolver{Executable: fixed(store), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return profileBin, nil }, Home: "/nonexistent", User: "nobody"},
+			r:    executableResolver{Executable: fixed(store), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return profileBin, nil }, Home: "/nonexistent", User: "nobody"},
 			want: profileBin,
 		},
 		{
 			desc: "nix profile found in the home directory",
-			r:    ExecutableResolver{Executable: fixed(store), Argv0: store, LookPath: noPath, Home: home, User: "nobody"},
+			r:    executableResolver{Executable: fixed(store), Argv0: store, LookPath: noPath, Home: home, User: "nobody"},
 			want: profileBin,
 		},
 		{
 			desc: "system profile invoked by path",
-			r:    ExecutableResolver{Executable: fixed(store), Argv0: systemProfile, LookPath: noPath, Home: "/nonexistent", User: "nobody"},
+			r:    executableResolver{Executable: fixed(store), Argv0: systemProfile, LookPath: noPath, Home: "/nonexistent", User: "nobody"},
 			want: systemProfile,
 		},
 		{
 			desc: "symlinks resolved outside nix",
-			r:    ExecutableResolver{Executable: fixed(optLink), Argv0: optLink, LookPath: noPath, Home: home, User: "nobody"},
+			r:    executableResolver{Executable: fixed(optLink), Argv0: optLink, LookPath: noPath, Home: home, User: "nobody"},
 			want: opt,
 		},
 		{
 			desc: "homebrew bin link found through PATH",
-			r:    ExecutableResolver{Executable: fixed(cellar), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return brewBin, nil }, Home: home, User: "nobody"},
+			r:    executableResolver{Executable: fixed(cellar), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return brewBin, nil }, Home: home, User: "nobody"},
 			want: brewBin,
 		},
 		{
 			desc: "homebrew bin link as the running binary's path",
-			r:    ExecutableResolver{Executable: fixed(brewBin), Argv0: "mcp-cloudrun-proxy", LookPath: noPath, Home: home, User: "nobody"},
+			r:    executableResolver{Executable: fixed(brewBin), Argv0: "mcp-cloudrun-proxy", LookPath: noPath, Home: home, User: "nobody"},
 			want: brewBin,
 		},
 		{
 			desc: "cellar path kept when the bin link leads to another version",
-			r:    ExecutableResolver{Executable: fixed(oldCellar), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return brewBin, nil }, Home: home, User: "nobody"},
+			r:    executableResolver{Executable: fixed(oldCellar), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return brewBin, nil }, Home: home, User: "nobody"},
 			want: oldCellar,
 		},
 		{
 			desc: "cellar path kept when invoked by it",
-			r:    ExecutableResolver{Executable: fixed(cellar), Argv0: cellar, LookPath: noPath, Home: home, User: "nobody"},
+			r:    executableResolver{Executable: fixed(cellar), Argv0: cellar, LookPath: noPath, Home: home, User: "nobody"},
 			want: cellar,
 		},
 		{
 			desc: "store path kept when no profile leads to it",
-			r:    ExecutableResolver{Executable: fixed(orphan), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return profileBin, nil }, Home: home, User: "nobody"},
+			r:    executableResolver{Executable: fixed(orphan), Argv0: "mcp-cloudrun-proxy", LookPath: func(string) (string, error) { return profileBin, nil }, Home: home, User: "nobody"},
 			want: orphan,
 		},
 	} {

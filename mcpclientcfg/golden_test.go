@@ -76,6 +76,16 @@ var goldenCases = []struct {
 	{dir: "claude-desktop-http-to-stdio", client: ClaudeDesktop, ext: "json", entry: testEntry},
 	{dir: "vscode-http-to-stdio", client: VSCode, ext: "jsonc", entry: testEntry},
 	{dir: "codex-http-to-stdio", client: Codex, ext: "toml", entry: testEntry},
+	{dir: "codex-project-fresh", client: Codex, scope: ScopeProject, ext: "toml", entry: testEntry},
+	// opencode: "type": "local", the command line as one array, "environment"; "enabled"
+	// and other keys of an existing entry are kept.
+	{dir: "opencode-fresh", client: Opencode, scope: ScopeProject, ext: "json", entry: testEntryEnv},
+	{dir: "opencode-existing", client: Opencode, ext: "json", entry: testEntryEnv},
+	{dir: "opencode-remove", client: Opencode, ext: "json", remove: true},
+	{dir: "qwen-settings", client: Qwen, ext: "json", entry: testEntryEnv},
+	{dir: "zed-settings", client: Zed, ext: "json", entry: testEntry},
+	{dir: "lmstudio-fresh", client: LMStudio, ext: "json", entry: testEntryEnv},
+	{dir: "amazonq-others", client: AmazonQ, scope: ScopeProject, ext: "json", entry: testEntry},
 }
 
 func TestGolden(t *testing.T) {

@@ -250,70 +250,85 @@ func removeMember(obj *hujson.Object, i int) {
 	}
 }
 
-// jsonEntry is how a server entry is written; field order is the order in the file.
-type jsonEntry struct {
-	Type    string            `json:"type,omitempty"`
-	Command string            `json:"command"`
-	Args    []string          `json:"args"`
-	Env     map[string]string `json:"env,omitempty"`
+// A field is one member of a server entry that we manage, with its wanted value; nil
+// means the member must be absent.
+type field struct {
+	key  string
+	want any
 }
 
-func newJSONEntry(e ServerEntry, stdioType bool) jsonEntry {
-	je := jsonEntry{Command: e.Command, Args: e.Args, Env: e.Env}
-	if je.Args == nil {
-		je.Args = []string{}
+// jsonEntry is how a server entry is written: its managed fields, in file order.
+type jsonEntry []field
+
+// MarshalJSON writes the present fields as an object, in order.
+func (je jsonEntry) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	n := 0
+	for _, f := range je {
+		if f.want == nil {
+			continue
+		}
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		n++
+		if err := marshalNoEscape(&buf, f.key); err != nil {
+			return nil, err
+		}
+		buf.WriteByte(':')
+		if err := marshalNoEscape(&buf, f.want); err != nil {
+			return nil, err
+		}
 	}
-	if len(je.Env) == 0 {
-		je.Env = nil
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// marshalNoEscape appends v's JSON encoding to buf, leaving &, < and > as they are: a URL
+// in args must read as the user typed it.
+func marshalNoEscape(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
 	}
-	if stdioType {
-		je.Type = "stdio"
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	return nil
+}
+
+// newJSONEntry lays e out for loc's client. Its fields are the members of an entry we own:
+// an existing entry keeps its other members. The keys of a remote (HTTP or SSE) entry
+// across clients are managed as absent: a client given both a command and a URL rejects
+// the entry or picks the URL.
+func newJSONEntry(e ServerEntry, loc Location) jsonEntry {
+	var env any
+	if len(e.Env) > 0 {
+		env = e.Env
+	}
+	if loc.Shape == ShapeOpencode {
+		return jsonEntry{{"type", "local"}, {"command", e.CommandLine()}, {"environment", env},
+			{"url", nil}, {"headers", nil}, {"oauth", nil}}
+	}
+	args := e.Args
+	if args == nil {
+		args = []string{}
+	}
+	je := jsonEntry{{"command", e.Command}, {"args", args}, {"env", env}}
+	if loc.StdioType {
+		je = append(jsonEntry{{"type", "stdio"}}, je...)
+	}
+	// url and headers (Claude, Cursor, VS Code, Gemini), serverUrl (Windsurf), httpUrl (Gemini).
+	for _, k := range []string{"url", "headers", "serverUrl", "httpUrl"} {
+		je = append(je, field{k, nil})
 	}
 	return je
 }
 
-// managedFields are the entry's members we own, in order, with their wanted value (nil:
-// absent). Other members of an existing entry are kept.
-func managedFields(je jsonEntry, stdioType bool) []struct {
-	key  string
-	want any
-} {
-	var fs []struct {
-		key  string
-		want any
-	}
-	add := func(k string, v any) {
-		fs = append(fs, struct {
-			key  string
-			want any
-		}{k, v})
-	}
-	if stdioType {
-		add("type", je.Type)
-	}
-	add("command", je.Command)
-	add("args", je.Args)
-	if je.Env != nil {
-		add("env", je.Env)
-	} else {
-		add("env", nil)
-	}
-	// An entry we replace may have been an HTTP one: a client given both a command and a
-	// URL rejects the entry or picks the URL, so the HTTP keys go.
-	for _, k := range jsonTransportKeys {
-		add(k, nil)
-	}
-	return fs
-}
-
-// jsonTransportKeys are the members of a remote (HTTP or SSE) entry across clients:
-// url and headers (Claude, Cursor, VS Code, Gemini), serverUrl (Windsurf), httpUrl (Gemini).
-var jsonTransportKeys = []string{"url", "headers", "serverUrl", "httpUrl"}
-
 // dropsType says an existing entry's "type" must go, for a client whose entries do not
 // carry one: only "stdio" (or nothing) agrees with a command.
-func dropsType(v any, stdioType bool) bool {
-	return !stdioType && v != nil && v != "stdio"
+func dropsType(v any, loc Location) bool {
+	return !loc.StdioType && loc.Shape == ShapeCommandArgs && v != nil && v != "stdio"
 }
 
 // descend walks keyPath from the top object; it returns the object at the end and the
@@ -343,8 +358,8 @@ func (d *jsonDoc) descend(keyPath []string) (obj *hujson.Object, indent string, 
 
 // install adds or updates the entry; other members, and unknown members of an existing
 // entry, are kept.
-func (d *jsonDoc) install(keyPath []string, e ServerEntry, stdioType bool) error {
-	je := newJSONEntry(e, stdioType)
+func (d *jsonDoc) install(keyPath []string, e ServerEntry, loc Location) error {
+	je := newJSONEntry(e, loc)
 	obj, indent, missing, err := d.descend(keyPath)
 	if err != nil {
 		return err
@@ -375,7 +390,20 @@ func (d *jsonDoc) install(keyPath []string, e ServerEntry, stdioType bool) error
 		m.Value.Value = d.render(je, nl, ind)
 		return nil
 	}
-	for _, f := range managedFields(je, stdioType) {
+	d.updateEntry(entry, ind, je)
+	if k := findMember(entry, "type"); k >= 0 {
+		var v any
+		_ = json.Unmarshal(standardize(entry.Members[k].Value.Value), &v)
+		if dropsType(v, loc) {
+			removeMember(entry, k)
+		}
+	}
+	return nil
+}
+
+// updateEntry sets the managed fields of an existing entry, in place.
+func (d *jsonDoc) updateEntry(entry *hujson.Object, ind string, je jsonEntry) {
+	for _, f := range je {
 		k := findMember(entry, f.key)
 		switch {
 		case f.want == nil && k >= 0:
@@ -392,14 +420,6 @@ func (d *jsonDoc) install(keyPath []string, e ServerEntry, stdioType bool) error
 			fm.Value.Value = d.render(f.want, fnl, find)
 		}
 	}
-	if k := findMember(entry, "type"); k >= 0 && !stdioType {
-		var v any
-		_ = json.Unmarshal(standardize(entry.Members[k].Value.Value), &v)
-		if dropsType(v, stdioType) {
-			removeMember(entry, k)
-		}
-	}
-	return nil
 }
 
 // remove deletes the entry; found is false when there is none.
@@ -418,28 +438,44 @@ func (d *jsonDoc) remove(keyPath []string, name string) (found bool, err error) 
 
 // entries lists the stdio entries under keyPath in file order; with all, members that are
 // not stdio entries are listed too, with no command.
-func (d *jsonDoc) entries(keyPath []string, all bool) ([]ServerEntry, error) {
-	obj, _, missing, err := d.descend(keyPath)
+func (d *jsonDoc) entries(loc Location, all bool) ([]ServerEntry, error) {
+	obj, _, missing, err := d.descend(loc.KeyPath)
 	if err != nil || missing >= 0 {
 		return nil, err
 	}
 	var out []ServerEntry
 	for i := range obj.Members {
 		m := &obj.Members[i]
-		var je struct {
-			Command string            `json:"command"`
-			Args    []string          `json:"args"`
-			Env     map[string]string `json:"env"`
+		e, ok := decodeEntry(standardize(m.Value.Value), loc.Shape)
+		e.Name = memberName(m)
+		if ok || all {
+			out = append(out, e) // without a command when it is not a stdio entry we can read
 		}
-		if err := json.Unmarshal(standardize(m.Value.Value), &je); err != nil {
-			if all {
-				out = append(out, ServerEntry{Name: memberName(m)})
-			}
-			continue // not a stdio entry we can read
-		}
-		out = append(out, ServerEntry{Name: memberName(m), Command: je.Command, Args: je.Args, Env: je.Env})
 	}
 	return out, nil
+}
+
+// decodeEntry reads a stdio entry of the given shape; ok is false for anything else.
+func decodeEntry(b []byte, shape Shape) (e ServerEntry, ok bool) {
+	if shape == ShapeOpencode {
+		var oe struct {
+			Command     []string          `json:"command"`
+			Environment map[string]string `json:"environment"`
+		}
+		if json.Unmarshal(b, &oe) != nil || len(oe.Command) == 0 {
+			return e, false
+		}
+		return ServerEntry{Command: oe.Command[0], Args: oe.Command[1:], Env: oe.Environment}, true
+	}
+	var je struct {
+		Command string            `json:"command"`
+		Args    []string          `json:"args"`
+		Env     map[string]string `json:"env"`
+	}
+	if json.Unmarshal(b, &je) != nil {
+		return e, false
+	}
+	return ServerEntry{Command: je.Command, Args: je.Args, Env: je.Env}, true
 }
 
 // keys lists the member names of the object at keyPath.
@@ -505,7 +541,8 @@ func decodeJSONC(b []byte) (any, error) {
 
 // expectJSON applies an install (want != nil) or a removal to a decoded document, the way
 // install and remove should have changed the file.
-func expectJSON(doc any, keyPath []string, name string, want *jsonEntry, stdioType bool) any {
+func expectJSON(doc any, loc Location, name string, want jsonEntry) any {
+	keyPath := loc.KeyPath
 	root, _ := doc.(map[string]any)
 	if root == nil {
 		root = map[string]any{}
@@ -526,20 +563,20 @@ func expectJSON(doc any, keyPath []string, name string, want *jsonEntry, stdioTy
 		delete(obj, name)
 		return root
 	}
-	g := toGeneric(*want).(map[string]any)
+	g := toGeneric(want).(map[string]any)
 	existing, ok := obj[name].(map[string]any)
 	if !ok {
 		obj[name] = g
 		return root
 	}
-	for _, f := range managedFields(*want, stdioType) {
+	for _, f := range want {
 		if f.want == nil {
 			delete(existing, f.key)
 		} else {
 			existing[f.key] = g[f.key]
 		}
 	}
-	if t, ok := existing["type"]; ok && dropsType(t, stdioType) {
+	if t, ok := existing["type"]; ok && dropsType(t, loc) {
 		delete(existing, "type")
 	}
 	return root
@@ -547,7 +584,7 @@ func expectJSON(doc any, keyPath []string, name string, want *jsonEntry, stdioTy
 
 // verifyJSON checks that after parses in its format and differs from before only as
 // intended: our safety net against an edit that would damage anything else.
-func verifyJSON(loc Location, before, after []byte, name string, want *jsonEntry) error {
+func verifyJSON(loc Location, before, after []byte, name string, want jsonEntry) error {
 	if loc.Format == FormatJSON && !json.Valid(bytes.TrimPrefix(after, utf8BOM)) {
 		return errors.New("internal error: the edited file is not valid JSON; nothing was written (please report this)")
 	}
@@ -559,7 +596,7 @@ func verifyJSON(loc Location, before, after []byte, name string, want *jsonEntry
 	if err != nil {
 		return err
 	}
-	if !reflect.DeepEqual(expectJSON(old, loc.KeyPath, name, want, loc.StdioType), got) {
+	if !reflect.DeepEqual(expectJSON(old, loc, name, want), got) {
 		return errors.New("internal error: the edit would change more than the entry; nothing was written (please report this)")
 	}
 	return nil
@@ -594,15 +631,14 @@ func installJSON(loc Location, src []byte, e ServerEntry) ([]byte, error) {
 		return nil, err
 	}
 	loc = d.withProjectKey(loc)
-	if err := d.install(loc.KeyPath, e, loc.StdioType); err != nil {
+	if err := d.install(loc.KeyPath, e, loc); err != nil {
 		return nil, fmt.Errorf("%s: %w", loc.Path, err)
 	}
 	out := d.bytes()
 	if bytes.Equal(out, src) {
 		return src, nil
 	}
-	je := newJSONEntry(e, loc.StdioType)
-	if err := verifyJSON(loc, src, out, e.Name, &je); err != nil {
+	if err := verifyJSON(loc, src, out, e.Name, newJSONEntry(e, loc)); err != nil {
 		return nil, fmt.Errorf("%s: %w", loc.Path, err)
 	}
 	return out, nil

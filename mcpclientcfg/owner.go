@@ -20,10 +20,14 @@ type Ownership struct {
 	Force bool
 }
 
-// Owns reports whether e runs our program: Self, or a binary called Program.
+// Owns reports whether e runs our program: Self, a binary called Program, or the package
+// called Program through npx, uvx or pipx (`npx -y mcp-cloudrun-proxy@1.2.3 run ...`).
 func (o Ownership) Owns(e ServerEntry) bool {
 	if e.Command == "" {
 		return false
+	}
+	if o.Program != "" && runnerPackage(e) == o.Program {
+		return true
 	}
 	if o.Self != "" && e.Command == o.Self {
 		return true

@@ -143,7 +143,7 @@ func TestInstallKeepsEnvAddedByHand(t *testing.T) {
 				t.Errorf("PlanInstall changed the caller's env map:\n%s", diff)
 			}
 			// Running the same install again is up to date.
-			if _, err := (Writer{Now: fixedNow}).Apply(c); err != nil {
+			if _, err := (Writer{now: fixedNow}).Apply(c); err != nil {
 				t.Fatal(err)
 			}
 			own.Force = false

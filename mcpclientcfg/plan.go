@@ -51,14 +51,22 @@ func (c *Change) Diff() string {
 	return unifiedDiff(a, c.Location.Path, c.Old, c.New)
 }
 
-// newFileMode is the mode of a config file we create: entries may carry secrets in env.
-const newFileMode fs.FileMode = 0o600
+// newFileMode is the mode of a user config file we create: entries may carry secrets in
+// env. A project file is meant to be committed and shared, so it gets the usual 0644, as
+// Claude Code's own `claude mcp add --scope project` gives .mcp.json.
+const (
+	newFileMode        fs.FileMode = 0o600
+	newProjectFileMode fs.FileMode = 0o644
+)
 
 func readLocation(loc Location) (*Change, error) {
 	if loc.Path == "" {
 		return nil, errors.New("no config file path")
 	}
 	c := &Change{Location: loc, target: loc.Path, Mode: newFileMode}
+	if loc.Scope == ScopeProject {
+		c.Mode = newProjectFileMode
+	}
 	if t, err := filepath.EvalSymlinks(loc.Path); err == nil {
 		c.target = t
 	} else if lst, lerr := os.Lstat(loc.Path); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
@@ -171,7 +179,7 @@ func entriesBytes(loc Location, src []byte, all bool) ([]ServerEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	es, err := d.entries(d.withProjectKey(loc).KeyPath, all)
+	es, err := d.entries(d.withProjectKey(loc), all)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc.Path, err)
 	}
@@ -203,19 +211,6 @@ func ReadEntries(loc Location) ([]ServerEntry, error) {
 		return nil, fmt.Errorf("reading %s: %w", loc.Path, err)
 	}
 	return entriesBytes(loc, data, false)
-}
-
-// LookupEntry returns the entry called name at loc, exactly as a client would run it: its
-// [ServerEntry.CommandLine] is the command line to start.
-func LookupEntry(loc Location, name string) (ServerEntry, bool, error) {
-	data, err := os.ReadFile(loc.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return ServerEntry{}, false, nil
-	}
-	if err != nil {
-		return ServerEntry{}, false, fmt.Errorf("reading %s: %w", loc.Path, err)
-	}
-	return lookup(loc, data, name)
 }
 
 // LocalProjects lists the projects in Claude Code's ~/.claude.json (loc is its

@@ -2,8 +2,10 @@ package mcpclientcfg
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,11 +113,14 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	if !strings.Contains(c.Diff(), "+    \"mysvc\": {\n") || !strings.HasPrefix(c.Diff(), "--- "+loc.Path+"\n+++ "+loc.Path+"\n@@ -1,3 +1,14 @@\n") {
 		t.Errorf("diff:\n%s", c.Diff())
 	}
-	res, err := Writer{Now: fixedNow}.Apply(c)
+	state := t.TempDir()
+	res, err := Writer{StateDir: state, now: fixedNow}.Apply(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Backup != loc.Path+".bak.20261125T095200Z" || res.Created {
+	// The backup is in the state directory, named after the file and the time.
+	if filepath.Dir(res.Backup) != filepath.Join(state, "backups") || !strings.HasPrefix(filepath.Base(res.Backup), "claude_desktop_config.json-") ||
+		!strings.HasSuffix(res.Backup, ".20261125T095200.000Z") || res.Created {
 		t.Errorf("result %+v", res)
 	}
 	if got := readFile(t, res.Backup); got != orig {
@@ -133,7 +138,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	if got := readFile(t, loc.Path); got != string(c.New) {
 		t.Errorf("written:\n%s", got)
 	}
-	if diff := cmp.Diff([]string{"claude_desktop_config.json", "claude_desktop_config.json.bak.20261125T095200Z"}, dirNames(t, dir)); diff != "" {
+	if diff := cmp.Diff([]string{"claude_desktop_config.json"}, dirNames(t, dir)); diff != "" {
 		t.Errorf("directory (-want +got):\n%s", diff)
 	}
 
@@ -148,7 +153,7 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 	if !c2.UpToDate() || !c2.Found || c2.Diff() != "" {
 		t.Fatalf("second plan: UpToDate %v Found %v diff %q", c2.UpToDate(), c2.Found, c2.Diff())
 	}
-	if _, err := (Writer{Rename: failRename}).Apply(c2); err != nil {
+	if _, err := (Writer{rename: failRename}).Apply(c2); err != nil {
 		t.Fatalf("applying an up-to-date change: %v", err)
 	}
 	if diff := cmp.Diff([]string{"claude_desktop_config.json"}, dirNames(t, dir)); diff != "" {
@@ -174,38 +179,56 @@ func TestApplyBackupModeAndIdempotence(t *testing.T) {
 // fixedNow is the clock of backups' names in tests.
 func fixedNow() time.Time { return time.Date(2026, 11, 25, 9, 52, 0, 0, time.UTC) }
 
-// Every write keeps the content it replaces in a backup of its own: after two changes
-// within the same second the user's original is still there.
-func TestApplyNeverOverwritesABackup(t *testing.T) {
-	dir := t.TempDir()
+// Every write keeps the content it replaces in a backup of its own, even two within the
+// same millisecond, and only the newest keepBackups per file are kept: backups never
+// pile up.
+func TestApplyKeepsTheNewestBackups(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
 	loc := testLocation(t, Cursor, ScopeUser).WithPath(filepath.Join(dir, "mcp.json"))
-	orig := `{"mcpServers": {"mysvc": {"command": "/opt/old/mcp-cloudrun-proxy", "args": ["run"]}}}` + "\n"
-	writeFile(t, loc.Path, orig, 0o600)
-	var contents []string // before each write
-	var backups []string
-	for _, e := range []ServerEntry{testEntry, testEntryEnv} {
-		contents = append(contents, readFile(t, loc.Path))
-		c, err := PlanInstall(loc, e, testOwn)
+	other := testLocation(t, Cursor, ScopeProject).WithPath(filepath.Join(dir, "sub", "mcp.json"))
+	writeFile(t, loc.Path, `{"mcpServers": {}}`+"\n", 0o600)
+	writeFile(t, other.Path, `{"mcpServers": {}}`+"\n", 0o600)
+	clock := fixedNow()
+	w := Writer{StateDir: state, keepBackups: 3, now: func() time.Time { return clock }}
+	install := func(l Location, i int) (before string, res Result) {
+		before = readFile(t, l.Path)
+		e := testEntry
+		e.Args = append(slices.Clone(e.Args), fmt.Sprint(i))
+		c, err := PlanInstall(l, e, testOwn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := (Writer{Now: fixedNow}).Apply(c)
-		if err != nil {
+		if res, err = w.Apply(c); err != nil {
 			t.Fatal(err)
 		}
-		backups = append(backups, res.Backup)
+		return before, res
 	}
-	want := []string{loc.Path + ".bak.20261125T095200Z", loc.Path + ".bak.20261125T095200Z-2"}
-	if diff := cmp.Diff(want, backups); diff != "" {
-		t.Fatalf("backups (-want +got):\n%s", diff)
+	install(other, 0)
+	var befores, backups []string
+	for i := range 6 {
+		if i == 4 {
+			clock = clock.Add(time.Second)
+		}
+		b, res := install(loc, i)
+		befores, backups = append(befores, b), append(backups, res.Backup)
 	}
+	if !strings.HasSuffix(backups[1], "Z-2") {
+		t.Errorf("second backup in the same millisecond: %s", backups[1])
+	}
+	var kept []string
 	for i, b := range backups {
-		if got := readFile(t, b); got != contents[i] {
-			t.Errorf("%s:\n%s\nwant the content before write %d:\n%s", b, got, i+1, contents[i])
+		if got, err := os.ReadFile(b); err == nil {
+			kept = append(kept, b)
+			if string(got) != befores[i] {
+				t.Errorf("%s:\n%s\nwant the content before write %d:\n%s", b, got, i+1, befores[i])
+			}
 		}
 	}
-	if contents[0] != orig {
-		t.Fatal("test bug")
+	if diff := cmp.Diff(backups[3:], kept); diff != "" {
+		t.Errorf("kept backups (-want the newest 3 +got):\n%s", diff)
+	}
+	if n := len(dirNames(t, filepath.Join(state, "backups"))); n != 4 {
+		t.Errorf("%d backups in all, want 3 of mcp.json and 1 of sub/mcp.json", n)
 	}
 }
 
@@ -228,7 +251,7 @@ func TestCrashBeforeRenameLeavesOriginal(t *testing.T) {
 				t.Fatal(err)
 			}
 			renames := 0
-			w := Writer{Now: fixedNow, Rename: func(oldpath, newpath string) error {
+			w := Writer{now: fixedNow, rename: func(oldpath, newpath string) error {
 				renames++
 				if newpath == loc.Path {
 					return failRename(oldpath, newpath)
@@ -238,7 +261,7 @@ func TestCrashBeforeRenameLeavesOriginal(t *testing.T) {
 			if _, err := w.Apply(c); err == nil || !strings.Contains(err.Error(), "simulated crash") {
 				t.Fatalf("Apply error %v, want the rename failure", err)
 			}
-			want := []string{"config.toml", "config.toml.bak.20261125T095200Z"}
+			want := []string{"config.toml"}
 			if tc.existing {
 				if got := readFile(t, loc.Path); got != orig {
 					t.Errorf("original changed:\n%s", got)
@@ -292,6 +315,17 @@ func TestApplyCreatesDirectoriesAndFollowsSymlinks(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("new file mode %v, want 0600", st.Mode().Perm())
 	}
+	// A new project file is meant to be committed: 0644, as Claude Code creates .mcp.json.
+	ploc := testLocation(t, ClaudeCode, ScopeProject).WithPath(filepath.Join(dir, "proj", ".mcp.json"))
+	if c, err = PlanInstall(ploc, testEntry, testOwn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (Writer{}).Apply(c); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(ploc.Path); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("new project file: %v %v, want mode 0644", st.Mode(), err)
+	}
 
 	// A config kept in a dotfiles repository and symlinked: the target is edited, the link kept.
 	target := filepath.Join(dir, "dotfiles", "mcp.json")
@@ -314,8 +348,8 @@ func TestApplyCreatesDirectoriesAndFollowsSymlinks(t *testing.T) {
 	if fi, err := os.Lstat(linkPath); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("symlink replaced: %v %v", fi, err)
 	}
-	if e, ok, err := LookupEntry(lloc, "mysvc"); err != nil || !ok || e.Command != testEntry.Command {
-		t.Errorf("LookupEntry through the link: %+v %v %v", e, ok, err)
+	if es, err := ReadEntries(lloc); err != nil || len(es) != 1 || es[0].Command != testEntry.Command {
+		t.Errorf("ReadEntries through the link: %+v %v", es, err)
 	}
 }
 
