@@ -79,8 +79,8 @@ func (c *installConfigCmd) Validate() error {
 		}
 	}
 	if c.Remove {
-		if c.Name == "" && c.URL == "" {
-			return errors.New("--remove needs --name (or --url to derive the name from)")
+		if c.Name == "" && c.URL == "" && c.Service == "" {
+			return errors.New("--remove needs --name (or --url or --service to derive the name from)")
 		}
 		return nil
 	}

@@ -135,7 +135,7 @@ func TestDebug(t *testing.T) {
 	}{
 		{
 			desc: "all steps pass (service account key)", kind: fakegoogle.ServiceAccountKey,
-			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok"}, sessions: 1,
+			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, sessions: 1,
 			want: map[int][]string{
 				2: {"Application Default Credentials, type service_account", "principal " + fakegoogle.ServiceAccountEmail},
 				3: {"iss " + fakegoogle.Issuer, "email " + fakegoogle.ServiceAccountEmail, "left)"},
@@ -146,17 +146,17 @@ func TestDebug(t *testing.T) {
 		},
 		{
 			desc: "all steps pass (metadata server)", kind: fakegoogle.Metadata,
-			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok"}, sessions: 1,
+			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, sessions: 1,
 			want: map[int][]string{2: {"metadata server"}},
 		},
 		{
 			desc: "all steps pass (impersonation)", kind: fakegoogle.ImpersonateFlag,
-			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok"}, sessions: 1,
+			code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, sessions: 1,
 			want: map[int][]string{1: {"impersonating " + fakegoogle.TargetEmail}, 2: {"impersonating " + fakegoogle.TargetEmail}, 3: {"email " + fakegoogle.TargetEmail}},
 		},
 		{
 			desc: "user credentials: the audience differs but the service accepts it", kind: fakegoogle.AuthorizedUser,
-			code: 0, verdicts: []string{"ok", "ok", "warn", "ok", "ok", "ok"}, sessions: 1,
+			code: 0, verdicts: []string{"ok", "ok", "warn", "ok", "ok", "ok", "ok"}, sessions: 1,
 			want: map[int][]string{3: {"aud " + fakegoogle.ADCClientID, "accepts such user tokens in many setups but not all"}},
 		},
 		{

@@ -88,7 +88,7 @@ func TestDebugServiceStep(t *testing.T) {
 	}{
 		{
 			desc: "every setting fine (--service)", code: 0,
-			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
+			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{"mcp-svc in us-central1 of project fake-project (found by --service)", "ingress all", "audience http://127.0.0.1:", "holds run.routes.invoke"},
 			topic:   "invoke", judge: "ok",
 		},
@@ -114,12 +114,12 @@ func TestDebugServiceStep(t *testing.T) {
 		},
 		{
 			desc: "public service", edit: func(_ *env, s *fakegoogle.RunService) { s.InvokerIAMDisabled, s.Invokers = true, nil }, code: 0,
-			verdicts: []string{"ok", "ok", "ok", "ok", "warn", "ok", "ok"},
+			verdicts: []string{"ok", "ok", "ok", "ok", "warn", "ok", "ok", "ok"},
 			service:  []string{"invoker IAM check disabled", "no token is needed"}, topic: "invoker_iam", judge: "ok", initialized: true,
 		},
 		{
 			desc: "custom audience in use", edit: func(_ *env, s *fakegoogle.RunService) { s.CustomAudiences = []string{custom} },
-			args: []string{"--audience", custom}, code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
+			args: []string{"--audience", custom}, code: 0, verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{"audience " + custom + " accepted", "custom audiences " + custom}, topic: "audience", judge: "ok",
 		},
 		{
@@ -131,35 +131,35 @@ func TestDebugServiceStep(t *testing.T) {
 		},
 		{
 			desc: "IAP enabled", edit: func(_ *env, s *fakegoogle.RunService) { s.IAPEnabled = true }, code: 0,
-			verdicts: []string{"ok", "ok", "ok", "warn", "ok", "ok", "ok"}, initialized: true,
+			verdicts: []string{"ok", "ok", "ok", "warn", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{"Identity-Aware Proxy is enabled", "roles/iap.httpsResourceAccessor", "--resource-type=cloud-run --service=mcp-svc"},
 			topic:   "iap", judge: "warn",
 		},
 		{
 			desc: "found by listing the project", url: true, env: []string{"CLOUDSDK_CORE_PROJECT=" + svcProject}, code: 0,
-			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
+			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{"(found by listing the project's services)", "holds run.routes.invoke"}, topic: "invoke", judge: "ok",
 		},
 		{
 			desc: "settings unreadable: one line, then the HTTP checks", url: true, env: []string{"GOOGLE_CLOUD_PROJECT=" + svcProject},
 			edit: func(_ *env, s *fakegoogle.RunService) { s.Viewers = []string{"someone-else@example.com"} }, code: 0,
-			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
+			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{"settings not read (" + fakegoogle.ServiceAccountEmail + " may not list the services of project fake-project", "run.services.list", "the steps below judge from HTTP answers instead"},
 		},
 		{
 			desc: "Admin API unreachable: one line, then the HTTP checks", url: true,
 			env: []string{"CLOUDSDK_CORE_PROJECT=" + svcProject, fakegoogle.RunEndpointEnv + "=http://127.0.0.1:1"}, code: 0,
-			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
+			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{"settings not read (reading service", "connection refused", "the steps below judge from HTTP answers instead"},
 		},
 		{
 			desc: "impersonation: the target's access token asks", kind: fakegoogle.ImpersonateFlag, code: 0,
-			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
+			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"}, initialized: true,
 			service: []string{fakegoogle.TargetEmail + " holds run.routes.invoke"}, topic: "invoke", judge: "ok",
 		},
 		{
 			desc: "gcloud user", kind: fakegoogle.Gcloud, code: 0, initialized: true,
-			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok"},
+			verdicts: []string{"ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"},
 			service:  []string{fakegoogle.UserEmail + " holds run.routes.invoke"}, topic: "invoke", judge: "ok",
 		},
 	} {
@@ -257,7 +257,7 @@ func TestServiceFlagErrors(t *testing.T) {
 			want: []string{"no Cloud Run service nope in us-central1 of project fake-project", "Resource 'nope' of kind 'SERVICE' in region 'us-central1' in project 'fake-project' does not exist.", "mcp-cloudrun-proxy services --project fake-project"}},
 		{desc: "no run.services.get", edit: func(s *fakegoogle.RunService) { s.Viewers = []string{} }, args: append([]string{"run"}, serviceArgs...), code: 1,
 			want: []string{fakegoogle.ServiceAccountEmail + " may not read service mcp-svc", "run.services.get", "Permission 'run.services.get' denied", "--role=roles/run.viewer"}},
-		{desc: "with --url", args: []string{"run", "--service", svcName, "--url", "http://127.0.0.1:1/mcp"}, code: 2,
+		{desc: "with --url", args: []string{"debug", "--service", svcName, "--url", "http://127.0.0.1:1/mcp"}, code: 2,
 			want: []string{"--service and --url (or MCP_CLOUDRUN_PROXY_URL) are mutually exclusive"}},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -43,6 +43,8 @@ func (p *Prober) CheckDiscover(ctx context.Context, token string) Step {
 		st.Found = fmt.Sprintf("the server offers %s", strings.Join(list, ", "))
 		if stateless {
 			st.Found += "; it is stateless (2026-07-28): no sessions, each request on its own, as Cloud Run suits"
+		} else {
+			st.Found += "; it is session-based (2025): clients reach it through initialize"
 		}
 		st.Details["supported_versions"] = list
 		st.Details["stateless"] = stateless
