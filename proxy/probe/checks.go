@@ -177,53 +177,9 @@ func (p *Prober) CheckTools(ctx context.Context, token string, s *Session, h Hin
 		notes = append(notes, fmt.Sprintf("notifications/initialized got %s, not 202 Accepted", statusText(ex.status)))
 	}
 
-	var names []string
-	cursor := ""
-	for page := 0; page < maxToolPages; page++ {
-		list := base
-		list.onlyFirst = true
-		list.body = toolsListBody(page+2, cursor)
-		ex = p.do(ctx, list)
-		st.Details["status"] = ex.status
-		if ex.status == 0 {
-			st = netFailure(st, ex.err)
-			return p.deleteSession(ctx, st, base)
-		}
-		if ex.status/100 != 2 {
-			st = p.rejected(st, ex, token, h)
-			if ex.status == http.StatusNotFound && s.ID != "" {
-				st.Found = statusText(ex.status) + ": the server forgot the session it had just created"
-				st.Note = "sessions that vanish at once usually mean several instances without session affinity"
-				st.Remedy = "run the server with a single instance, enable session affinity (`gcloud run services update SERVICE --session-affinity`), or make it stateless"
-			}
-			return p.deleteSession(ctx, st, base)
-		}
-		if ex.err != nil {
-			st.Verdict, st.Found = Fail, ex.err.Error()
-			return p.deleteSession(ctx, st, base)
-		}
-		var ok bool
-		if st, ok = notMCP(st, ex, token); !ok {
-			return p.deleteSession(ctx, st, base)
-		}
-		res := gjson.ParseBytes(ex.body)
-		if e := res.Get("error"); e.Exists() {
-			st.Verdict = Fail
-			st.Found = fmt.Sprintf("tools/list failed: JSON-RPC error %d: %s", e.Get("code").Int(), e.Get("message").String())
-			if e.Get("code").Int() == -32601 {
-				st.Verdict = Warn
-				st.Found = "the server offers no tools (tools/list: method not found)"
-			}
-			return p.deleteSession(ctx, st, base)
-		}
-		res.Get("result.tools.#.name").ForEach(func(_, n gjson.Result) bool {
-			names = append(names, n.String())
-			return true
-		})
-		cursor = res.Get("result.nextCursor").String()
-		if cursor == "" {
-			break
-		}
+	names, cursor, failed := p.listTools(ctx, &st, base, s, token, h)
+	if failed {
+		return p.deleteSession(ctx, st, base)
 	}
 	shown := names
 	if len(shown) > shownTools {
@@ -247,6 +203,58 @@ func (p *Prober) CheckTools(ctx context.Context, token string, s *Session, h Hin
 		st.Note = strings.Join(notes, "; ")
 	}
 	return p.deleteSession(ctx, st, base)
+}
+
+// listTools pages through tools/list and returns the tool names and the cursor it stopped at;
+// failed is true when st now says why the listing failed.
+func (p *Prober) listTools(ctx context.Context, st *Step, base request, s *Session, token string, h Hints) (names []string, cursor string, failed bool) {
+	for page := 0; page < maxToolPages; page++ {
+		list := base
+		list.onlyFirst = true
+		list.body = toolsListBody(page+2, cursor)
+		ex := p.do(ctx, list)
+		st.Details["status"] = ex.status
+		if ex.status == 0 {
+			*st = netFailure(*st, ex.err)
+			return names, cursor, true
+		}
+		if ex.status/100 != 2 {
+			*st = p.rejected(*st, ex, token, h)
+			if ex.status == http.StatusNotFound && s.ID != "" {
+				st.Found = statusText(ex.status) + ": the server forgot the session it had just created"
+				st.Note = "sessions that vanish at once usually mean several instances without session affinity"
+				st.Remedy = "run the server with a single instance, enable session affinity (`gcloud run services update SERVICE --session-affinity`), or make it stateless"
+			}
+			return names, cursor, true
+		}
+		if ex.err != nil {
+			st.Verdict, st.Found = Fail, ex.err.Error()
+			return names, cursor, true
+		}
+		var ok bool
+		if *st, ok = notMCP(*st, ex, token); !ok {
+			return names, cursor, true
+		}
+		res := gjson.ParseBytes(ex.body)
+		if e := res.Get("error"); e.Exists() {
+			st.Verdict = Fail
+			st.Found = fmt.Sprintf("tools/list failed: JSON-RPC error %d: %s", e.Get("code").Int(), e.Get("message").String())
+			if e.Get("code").Int() == -32601 {
+				st.Verdict = Warn
+				st.Found = "the server offers no tools (tools/list: method not found)"
+			}
+			return names, cursor, true
+		}
+		res.Get("result.tools.#.name").ForEach(func(_, n gjson.Result) bool {
+			names = append(names, n.String())
+			return true
+		})
+		cursor = res.Get("result.nextCursor").String()
+		if cursor == "" {
+			break
+		}
+	}
+	return names, cursor, false
 }
 
 // deleteSession ends the session and adds what happened to st. A failed DELETE is worth a
