@@ -208,3 +208,60 @@ func TestShutdownCancellationSaysSo(t *testing.T) {
 		t.Errorf("stdout %q, want one error saying the proxy is shutting down", rest)
 	}
 }
+
+// A 2026 listen stream lives as long as the client keeps it: when the server ends it (as
+// Cloud Run does at its request timeout) the same request is sent again, long after any retry
+// budget ran out; notifications/cancelled closes it without an answer.
+func TestListenStreamIsReopenedAndClosedByTheClient(t *testing.T) {
+	const listen = `{"jsonrpc":"2.0","id":"L","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
+	opened := make(chan http.Header, 4)
+	end := make(chan struct{})
+	closed := make(chan struct{}, 4)
+	var streams atomic.Int32
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if gjson.GetBytes(body, "method").String() != "subscriptions/listen" {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		if string(body) != listen {
+			t.Errorf("listen body changed: %s", body)
+		}
+		opened <- r.Header.Clone()
+		first := streams.Add(1) == 1
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\"}\n\n")
+		w.(http.Flusher).Flush()
+		if first {
+			<-end // the server ends the first stream without a response
+			return
+		}
+		<-r.Context().Done()
+		closed <- struct{}{}
+	})
+	h := startRelay(t, srv, func(c *Config) { c.RetryBudget = 10 * time.Millisecond })
+	h.send(listen)
+	hdr := <-opened
+	if hdr.Get("Mcp-Method") != "subscriptions/listen" || hdr.Get("Mcp-Protocol-Version") != "2026-07-28" || hdr.Get("Mcp-Session-Id") != "" {
+		t.Errorf("listen headers %v", hdr)
+	}
+	h.next() // acknowledged
+	time.Sleep(50 * time.Millisecond) // past the retry budget: a listen stream is not a call
+	close(end)
+	select {
+	case <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the listen stream was not reopened after the server ended it\n%s", h.logs)
+	}
+	h.next() // acknowledged again, on the new stream
+	h.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"L"}}`)
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the listen stream stayed open after notifications/cancelled")
+	}
+	h.closeAndWait()
+	if rest := h.rest(); len(rest) != 0 {
+		t.Errorf("a cancelled listen got an answer: %q", rest)
+	}
+}
