@@ -245,7 +245,7 @@ func TestListenStreamIsReopenedAndClosedByTheClient(t *testing.T) {
 	if hdr.Get("Mcp-Method") != "subscriptions/listen" || hdr.Get("Mcp-Protocol-Version") != "2026-07-28" || hdr.Get("Mcp-Session-Id") != "" {
 		t.Errorf("listen headers %v", hdr)
 	}
-	h.next() // acknowledged
+	h.next()                          // acknowledged
 	time.Sleep(50 * time.Millisecond) // past the retry budget: a listen stream is not a call
 	close(end)
 	select {

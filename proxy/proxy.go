@@ -167,17 +167,20 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	defer cancelWork(nil)
 	r.sess.init(work)
 
-	var inflight sync.WaitGroup
-	runErr := r.dispatch(ctx, work, r.readStdin(ctx, stdin), &inflight)
+	d := &dispatcher{r: r, ctx: ctx, work: work, barrier: closedChan(), slots: make(chan struct{}, r.cfg.MaxInFlight)}
+	end := make(chan error, 1)
+	go func() { end <- d.readStdin(stdin) }()
+	runErr := r.awaitShutdown(ctx, end)
+	d.close()
 
 	// Listen streams never end by themselves: the client is gone, so they end now.
 	r.pending.cancelListens(errShuttingDown)
-	if !waitTimeout(&inflight, r.cfg.ShutdownGrace) {
+	if !waitTimeout(&d.inflight, r.cfg.ShutdownGrace) {
 		r.log.Warn("requests still in flight after the shutdown grace period; cancelling them", "grace", r.cfg.ShutdownGrace)
 	}
 	cancelWork(errShuttingDown)
 	r.sess.stopStreams()
-	inflight.Wait()
+	d.inflight.Wait()
 	r.streams.Wait()
 
 	r.deleteSession(context.WithoutCancel(ctx), r.sess.current())
@@ -191,92 +194,108 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	return runErr
 }
 
-// stdinEvents carry what the stdin reader found: lines, then the end of input.
-type stdinEvents struct {
-	lines <-chan []byte
-	end   <-chan error
-}
-
-// readStdin reads lines until stdin ends or ctx is cancelled. A line above MaxMessageSize is
-// skipped without being held and answered with a parse error at once. The reader may stay
-// blocked on stdin after Run returns when ctx was cancelled; the process is exiting then.
-func (r *Relay) readStdin(ctx context.Context, stdin io.Reader) stdinEvents {
-	lines := make(chan []byte)
-	end := make(chan error, 1)
-	go func() {
-		end <- readLinesLimit(stdin, r.cfg.MaxMessageSize, func(line []byte) bool {
-			select {
-			case lines <- line:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}, func(size int64) bool {
-			r.log.Warn("stdin: line larger than the maximum message size; answering with a parse error", "bytes", size, "max", r.cfg.MaxMessageSize)
-			r.out.writeMessage(tooLargeResponse(r.cfg.MaxMessageSize))
-			return true
-		})
-	}()
-	return stdinEvents{lines: lines, end: end}
-}
-
-// dispatch hands each stdin line to a goroutine of its own until stdin ends, ctx is cancelled
-// or stdout fails. Nothing overtakes the handshake: a message read after initialize or
-// notifications/initialized is sent only once that one is done, as the server requires
-// (barrier is closed when the latest such message is). At most MaxInFlight messages that
-// await answers run at once: when they are all held up (a client not reading stdout), stdin
-// is not read either.
-func (r *Relay) dispatch(ctx, work context.Context, in stdinEvents, inflight *sync.WaitGroup) error {
-	barrier := make(chan struct{})
-	close(barrier)
-	slots := make(chan struct{}, r.cfg.MaxInFlight)
-	for {
-		select {
-		case line := <-in.lines:
-			m := classify(line)
-			after := barrier
-			if m.kind == kindResponse {
-				// The client's answer to a server request (such as a ping sent during
-				// initialize) may be what the handshake is waiting for.
-				after = nil
-			}
-			var done chan struct{}
-			if m.isHandshake() {
-				done = make(chan struct{})
-				barrier = done
-			}
-			if !r.takeSlot(ctx, &m, slots) {
-				return nil
-			}
-			inflight.Add(1)
-			go func() {
-				defer inflight.Done()
-				defer r.releaseSlot(&m, slots)
-				if done != nil {
-					defer close(done)
-				}
-				if after != nil {
-					select {
-					case <-after:
-					case <-work.Done():
-					}
-				}
-				r.handle(work, &m)
-			}()
-		case err := <-in.end:
-			r.log.Debug("stdin closed; shutting down")
-			if err != nil {
-				return fmt.Errorf("read stdin: %w", err)
-			}
-			return nil
-		case <-r.out.failed:
-			r.log.Warn("stdout is closed: the client is gone; shutting down")
-			return nil
-		case <-ctx.Done():
-			r.log.Debug("shutdown requested", "cause", context.Cause(ctx))
-			return nil
+// awaitShutdown waits until stdin ends, ctx is cancelled or stdout fails.
+func (r *Relay) awaitShutdown(ctx context.Context, end <-chan error) error {
+	select {
+	case err := <-end:
+		r.log.Debug("stdin closed; shutting down")
+		if err != nil {
+			return fmt.Errorf("read stdin: %w", err)
 		}
+	case <-r.out.failed:
+		r.log.Warn("stdout is closed: the client is gone; shutting down")
+	case <-ctx.Done():
+		r.log.Debug("shutdown requested", "cause", context.Cause(ctx))
 	}
+	return nil
+}
+
+// A dispatcher hands each stdin line to a goroutine of its own, from the goroutine that
+// reads stdin (a channel between them cost a wake-up per message). Nothing overtakes the
+// handshake: a message read after initialize or notifications/initialized is sent only once
+// that one is done, as the server requires (barrier is closed when the latest such message
+// is). At most MaxInFlight messages that await answers run at once: when they are all held
+// up (a client not reading stdout), stdin is not read either.
+type dispatcher struct {
+	r         *Relay
+	ctx, work context.Context
+	barrier   chan struct{}
+	slots     chan struct{}
+	inflight  sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool // no more handlers start: Run is waiting for those that did
+}
+
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// readStdin reads lines until stdin ends, ctx is cancelled or the relay stops dispatching. A
+// line above MaxMessageSize is skipped without being held and answered with a parse error at
+// once. The reader may stay blocked on stdin after Run returns when ctx was cancelled; the
+// process is exiting then.
+func (d *dispatcher) readStdin(stdin io.Reader) error {
+	r := d.r
+	return readLinesLimit(stdin, r.cfg.MaxMessageSize, d.dispatch, func(size int64) bool {
+		r.log.Warn("stdin: line larger than the maximum message size; answering with a parse error", "bytes", size, "max", r.cfg.MaxMessageSize)
+		r.out.writeMessage(tooLargeResponse(r.cfg.MaxMessageSize))
+		return true
+	})
+}
+
+// dispatch starts the handling of one line; it reports false once the relay shuts down.
+func (d *dispatcher) dispatch(line []byte) bool {
+	m := classify(line)
+	after := d.barrier
+	if m.kind == kindResponse {
+		// The client's answer to a server request (such as a ping sent during initialize)
+		// may be what the handshake is waiting for.
+		after = nil
+	}
+	var done chan struct{}
+	if m.isHandshake() {
+		done = make(chan struct{})
+		d.barrier = done
+	}
+	if !d.r.takeSlot(d.ctx, &m, d.slots) || !d.start() {
+		return false
+	}
+	go func() {
+		defer d.inflight.Done()
+		defer d.r.releaseSlot(&m, d.slots)
+		if done != nil {
+			defer close(done)
+		}
+		if after != nil {
+			select {
+			case <-after:
+			case <-d.work.Done():
+			}
+		}
+		d.r.handle(d.work, &m)
+	}()
+	return true
+}
+
+// start counts one more handler unless the relay is shutting down.
+func (d *dispatcher) start() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.ctx.Err() != nil {
+		return false
+	}
+	d.inflight.Add(1)
+	return true
+}
+
+// close stops new handlers from starting.
+func (d *dispatcher) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
 }
 
 // takeSlot waits for room for m when it awaits an answer; notifications and the client's
