@@ -265,3 +265,21 @@ func TestListenStreamIsReopenedAndClosedByTheClient(t *testing.T) {
 		t.Errorf("a cancelled listen got an answer: %q", rest)
 	}
 }
+
+// A server that refuses the 2026 probe in plain text still gets no warning in the log: every
+// 2026-capable client sends server/discover first, and falls back on any error.
+func TestDiscoverProbeRefusalIsNotAWarning(t *testing.T) {
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		http.Error(w, "Bad Request: Unsupported protocol version", http.StatusBadRequest)
+	})
+	h := startRelay(t, srv)
+	h.send(`{"jsonrpc":"2.0","id":0,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`)
+	if got := h.next(); !strings.Contains(got, `"id":0,"error"`) || !strings.Contains(got, "Unsupported protocol version") {
+		t.Errorf("answer %s, want an error for id 0 with the server's text", got)
+	}
+	h.closeAndWait()
+	if strings.Contains(h.logs.String(), "level=WARN") {
+		t.Errorf("the refused probe was logged as a warning:\n%s", h.logs)
+	}
+}

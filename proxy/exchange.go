@@ -82,8 +82,10 @@ func (r *Relay) fail(ctx context.Context, m *message, err error, attrs []any) {
 	}
 	var serr *serverError
 	level := slog.LevelWarn
-	if errors.As(err, &serr) || startup != nil {
-		level = slog.LevelDebug // the client sees it in full; the log need not shout
+	// The client sees these in full, and a 2025 server refusing the 2026 probe
+	// (server/discover) is how clients find out which generation it speaks: no warning.
+	if errors.As(err, &serr) || startup != nil || m.method == "server/discover" {
+		level = slog.LevelDebug
 	}
 	if m.responsesExpected() == 0 {
 		r.log.Log(ctx, level, "could not deliver message", append(attrs, "error", err)...)
