@@ -246,7 +246,9 @@ func TestDebug(t *testing.T) {
 				if err := e.crun.Close(); err != nil {
 					t.Fatal(err)
 				}
-				return ""
+				// The same port on 127.0.0.2, where nothing of this suite ever listens: the
+				// closed port on 127.0.0.1 may be taken by a parallel test meanwhile.
+				return strings.Replace(e.crun.URL(), "127.0.0.1", "127.0.0.2", 1)
 			},
 			code: 1, verdicts: []string{"ok", "ok", "ok", "FAIL", "skip", "skip"},
 			want: map[int][]string{4: {"connection refused", "is the server running?"}, 5: {"not run: the server cannot be reached"}},
