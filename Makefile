@@ -48,7 +48,7 @@ lint:
 	go vet $(addsuffix /...,$(MODULES))
 	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(addsuffix /...,$(MODULES))
 	for m in $(MODULES); do (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
-	go run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) -color=never
+	go run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) -no-color
 
 tidy:
 	for m in $(MODULES); do (cd $$m && GOWORK=off go mod tidy); done

@@ -260,12 +260,16 @@ func checkNpm(t *testing.T, v string) {
 
 func checkWheel(t *testing.T, v string) {
 	python := lookOrSkip(t, "python3", "apt-get install python3-venv")
-	wheels, _ := filepath.Glob("dist/pypi/mcp_cloudrun_proxy-*-py3-none-manylinux_2_17_x86_64.*.whl")
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("the wheel is installed on linux/amd64 only")
+	tag := map[string]string{
+		"linux/amd64": "manylinux_2_17_x86_64", "linux/arm64": "manylinux_2_17_aarch64",
+		"darwin/amd64": "macosx_12_0_x86_64", "darwin/arm64": "macosx_12_0_arm64",
+	}[runtime.GOOS+"/"+runtime.GOARCH]
+	if tag == "" {
+		t.Skipf("no wheel is installed on %s/%s here", runtime.GOOS, runtime.GOARCH)
 	}
+	wheels, _ := filepath.Glob("dist/pypi/mcp_cloudrun_proxy-*-py3-none-" + tag + "*.whl")
 	if len(wheels) != 1 {
-		t.Fatalf("want one linux x86_64 wheel in dist/pypi, got %v", wheels)
+		t.Fatalf("want one %s wheel in dist/pypi, got %v", tag, wheels)
 	}
 	whl, _ := filepath.Abs(wheels[0])
 	venv := filepath.Join(t.TempDir(), "venv")
@@ -327,6 +331,31 @@ func checkMcpb(t *testing.T, v string) {
 		out := runIn(t, dir, nil, mcpb, "validate", "manifest.json")
 		if !strings.Contains(out, "validation passes") {
 			t.Errorf("mcpb validate %s: %s", name, out)
+		}
+	}
+}
+
+// TestReadmeNpxConfig keeps the README's npx example a config Claude Desktop can load that
+// starts `run` through the npm launcher.
+func TestReadmeNpxConfig(t *testing.T) {
+	readme := string(readFile(t, "README.md"))
+	_, block, ok := strings.Cut(readme, "<!-- npx-config:begin -->\n```json\n")
+	block, _, ok2 := strings.Cut(block, "```\n<!-- npx-config:end -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md lacks the npx-config block")
+	}
+	var cfg struct {
+		MCPServers map[string]struct {
+			Command string
+			Args    []string
+		} `json:"mcpServers"`
+	}
+	if err := json.Unmarshal([]byte(block), &cfg); err != nil {
+		t.Fatalf("the npx config in README.md is not JSON: %v\n%s", err, block)
+	}
+	for name, s := range cfg.MCPServers {
+		if s.Command != "npx" || len(s.Args) < 5 || s.Args[0] != "-y" || !strings.HasPrefix(s.Args[1], "mcp-cloudrun-proxy@") || s.Args[2] != "run" || s.Args[3] != "--url" {
+			t.Errorf("server %q: %s %v is not `npx -y mcp-cloudrun-proxy@VERSION run --url URL`", name, s.Command, s.Args)
 		}
 	}
 }
