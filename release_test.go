@@ -243,6 +243,11 @@ func checkNpm(t *testing.T, v string) {
 	if !strings.HasPrefix(got, "mcp-cloudrun-proxy "+v+" ") {
 		t.Errorf("npx mcp-cloudrun-proxy --version printed %q, want version %s", got, v)
 	}
+	for _, p := range []string{"node_modules/mcp-cloudrun-proxy/LICENSE", "node_modules/@mcp-cloudrun-proxy/" + npmPlatform() + "/LICENSE"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("npm package lacks its LICENSE: %v", err)
+		}
+	}
 	var pkg struct {
 		OS, CPU []string
 		Bin     map[string]string
@@ -279,6 +284,9 @@ func checkWheel(t *testing.T, v string) {
 		if got := runIn(t, ".", nil, argv[0], argv[1:]...); !strings.HasPrefix(got, "mcp-cloudrun-proxy "+v+" ") {
 			t.Errorf("%v printed %q, want version %s", argv, got, v)
 		}
+	}
+	if lic, _ := filepath.Glob(filepath.Join(venv, "lib", "python*", "site-packages", "mcp_cloudrun_proxy-*.dist-info", "licenses", "LICENSE")); len(lic) != 1 {
+		t.Errorf("the installed wheel lacks dist-info/licenses/LICENSE")
 	}
 	if all, _ := filepath.Glob("dist/pypi/*.whl"); len(all) != len(platforms) {
 		t.Errorf("dist/pypi holds %d wheels, want %d: %v", len(all), len(platforms), all)
