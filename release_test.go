@@ -258,6 +258,21 @@ func checkNpm(t *testing.T, v string) {
 	if len(pkg.OS) != 1 || len(pkg.CPU) != 1 || pkg.OS[0]+"-"+pkg.CPU[0] != npmPlatform() {
 		t.Errorf("platform package has os %v cpu %v, want %s", pkg.OS, pkg.CPU, npmPlatform())
 	}
+	var launcherPkg struct {
+		Scripts              map[string]string
+		OptionalDependencies map[string]string
+	}
+	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "node_modules/mcp-cloudrun-proxy/package.json")), &launcherPkg); err != nil {
+		t.Fatal(err)
+	}
+	if len(launcherPkg.Scripts) != 0 {
+		t.Errorf("the launcher has scripts %v; it must install nothing and download nothing", launcherPkg.Scripts)
+	}
+	for _, p := range []string{"linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "win32-x64", "win32-arm64"} {
+		if got := launcherPkg.OptionalDependencies["@mcp-cloudrun-proxy/"+p]; got != v {
+			t.Errorf("launcher optionalDependencies[@mcp-cloudrun-proxy/%s] = %q, want %s", p, got, v)
+		}
+	}
 	if pkgs, _ := filepath.Glob("dist/npm/mcp-cloudrun-proxy-*-*-" + v + ".tgz"); len(pkgs) != len(platforms) {
 		t.Errorf("dist/npm holds %d platform packages, want %d: %v", len(pkgs), len(platforms), pkgs)
 	}
