@@ -243,6 +243,13 @@ func checkNpm(t *testing.T, v string) {
 	if !strings.HasPrefix(got, "mcp-cloudrun-proxy "+v+" ") {
 		t.Errorf("npx mcp-cloudrun-proxy --version printed %q, want version %s", got, v)
 	}
+	// The launcher hands on the binary's exit code and stderr: bare invocation is usage, exit 2.
+	bare := exec.Command("npx", "--no-install", "mcp-cloudrun-proxy")
+	bare.Dir, bare.Env = dir, append(os.Environ(), env...)
+	out, err := bare.CombinedOutput()
+	if code := bare.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), "Usage: mcp-cloudrun-proxy <command>") {
+		t.Errorf("npx mcp-cloudrun-proxy (no arguments): exit %d (%v), want 2 with usage:\n%s", code, err, out)
+	}
 	for _, p := range []string{"node_modules/mcp-cloudrun-proxy/LICENSE", "node_modules/@mcp-cloudrun-proxy/" + npmPlatform() + "/LICENSE"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("npm package lacks its LICENSE: %v", err)
