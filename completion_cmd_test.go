@@ -19,6 +19,8 @@ var completionCases = []struct {
 	{line: "mcp-cloudrun-proxy ", want: []string{"run", "debug", "install-config", "list-config", "completion", "version", "help"}},
 	{line: "mcp-cloudrun-proxy run --token-source ", want: []string{"auto", "google-auth", "gcloud"}},
 	{line: "mcp-cloudrun-proxy completion ", want: []string{"bash", "zsh", "fish"}},
+	{line: "mcp-cloudrun-proxy install-config --client ", want: []string{"claude-desktop", "claude-code", "cursor", "vscode", "all"}},
+	{line: "mcp-cloudrun-proxy debug --js", want: []string{"--json"}},
 }
 
 // completionScript writes `mcp-cloudrun-proxy completion SHELL` into a temporary file.
