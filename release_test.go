@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -250,6 +251,9 @@ func checkNpm(t *testing.T, v string) {
 	if code := bare.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(out), "Usage: mcp-cloudrun-proxy <command>") {
 		t.Errorf("npx mcp-cloudrun-proxy (no arguments): exit %d (%v), want 2 with usage:\n%s", code, err, out)
 	}
+	if runtime.GOOS != "windows" {
+		checkLauncherForwardsSIGTERM(t, dir)
+	}
 	for _, p := range []string{"node_modules/mcp-cloudrun-proxy/LICENSE", "node_modules/@mcp-cloudrun-proxy/" + npmPlatform() + "/LICENSE"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("npm package lacks its LICENSE: %v", err)
@@ -387,5 +391,40 @@ func TestReadmeNpxConfig(t *testing.T) {
 		if s.Command != "npx" || len(s.Args) < 5 || s.Args[0] != "-y" || !strings.HasPrefix(s.Args[1], "mcp-cloudrun-proxy@") || s.Args[2] != "run" || s.Args[3] != "--url" {
 			t.Errorf("server %q: %s %v is not `npx -y mcp-cloudrun-proxy@VERSION run --url URL`", name, s.Command, s.Args)
 		}
+	}
+}
+
+// checkLauncherForwardsSIGTERM replaces the installed binary with a shell script that records
+// SIGTERM, starts it through the npm launcher and sends SIGTERM to node, as an MCP client
+// stopping its server does: the signal must reach the binary and node must then exit.
+func checkLauncherForwardsSIGTERM(t *testing.T, dir string) {
+	marker := filepath.Join(dir, "got-sigterm")
+	stub := "#!/bin/sh\ntrap 'echo TERM > \"" + marker + "\"; exit 0' TERM\necho ready\nwhile :; do sleep 1 & wait $!; done\n"
+	bin := filepath.Join(dir, "node_modules/@mcp-cloudrun-proxy", npmPlatform(), "bin/mcp-cloudrun-proxy")
+	if err := os.WriteFile(bin, []byte(stub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "node_modules/mcp-cloudrun-proxy/bin/mcp-cloudrun-proxy.js"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, len("ready\n"))
+	if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "ready\n" {
+		t.Fatalf("the launcher did not start the binary: %q %v", line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("node after SIGTERM: %v (want exit 0, the binary's own exit code)", err)
+	}
+	if got, err := os.ReadFile(marker); err != nil || string(got) != "TERM\n" {
+		t.Errorf("the binary never got SIGTERM from the launcher: %q %v", got, err)
 	}
 }
