@@ -27,7 +27,7 @@ func releaseTool(t *testing.T, env, what string) string {
 	t.Helper()
 	p := os.Getenv(env)
 	if p == "" {
-		t.Skipf("%s is not set: run `make test`, which builds the pinned %s once into ~/.cache/mcp-cloudrun-proxy/tools", env, what)
+		t.Skipf("%s is not set: run `make test`, which builds or installs the pinned %s once into ~/.cache/mcp-cloudrun-proxy/tools (the mcpb CLI needs npm)", env, what)
 	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("%s=%s: %v", env, p, err)
