@@ -71,6 +71,7 @@ func TestGoreleaserCheck(t *testing.T) {
 // extensions' manifests through `mcpb validate`.
 func TestReleaseSnapshot(t *testing.T) {
 	releaseTool(t, "MCP_CLOUDRUN_PROXY_GORELEASER", "GoReleaser")
+	lookOrSkip(t, "npm", "make release-snapshot packs the npm packages with `npm pack`; apt-get install npm")
 	start := time.Now()
 	runIn(t, ".", nil, "make", "--no-print-directory", "release-snapshot")
 	t.Logf("make release-snapshot took %v", time.Since(start).Round(time.Second))
