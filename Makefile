@@ -12,20 +12,36 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 GOTESTSUM_VERSION := v1.13.0
 GOTESTSUM := go run gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+ACTIONLINT_VERSION  := v1.7.12
+STATICCHECK_VERSION := v0.8.2
+# GoReleaser is large (about 2.6 GB of modules, minutes to compile on a fresh machine), so it is
+# built once per version into a cache outside the clone (go install at the pinned version,
+# no global install) and reused by `make release-snapshot` and the packaging tests.
+GORELEASER_VERSION := v2.15.1
+TOOLS_DIR  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mcp-cloudrun-proxy/tools
+GORELEASER := $(TOOLS_DIR)/goreleaser-$(GORELEASER_VERSION)/goreleaser
+# The Claude Desktop extension CLI, from npm, to validate dist/mcpb manifests in the tests.
+MCPB_VERSION := 2.1.2
+MCPB := $(TOOLS_DIR)/mcpb-$(MCPB_VERSION)/node_modules/.bin/mcpb
 # Every module directory listed in go.work.
 MODULES := $(shell go list -m -f '{{.Dir}}')
 TEST_FLAGS ?= -race -count=1 -timeout=12m
 
-.PHONY: all build test test-clients lint tidy demo bench soak fuzz install uninstall dist vendorhash clean
+.PHONY: all build test test-clients lint tidy demo bench soak fuzz install uninstall dist release-snapshot goreleaser tools vendorhash clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/$(BINARY) .
 
-## test: every package of every module, with the race detector.
-test:
-	$(GOTESTSUM) --format pkgname-and-test-fails -- $(TEST_FLAGS) $(addsuffix /...,$(MODULES))
+## test: every package of every module, with the race detector. The release tests
+## (release_test.go) get the mcpb CLI (installed once, seconds) and GoReleaser when `make
+## tools` built it before: building GoReleaser takes about 20 minutes on a fresh machine, too
+## long for CI, so TestGoreleaserCheck and TestReleaseSnapshot skip without it (saying so) and
+## TestChannelsWithoutGoreleaser packs and installs npm, wheels and extensions from go build.
+test: $(MCPB)
+	MCP_CLOUDRUN_PROXY_GORELEASER="$$(test -x '$(GORELEASER)' && echo '$(GORELEASER)')" MCP_CLOUDRUN_PROXY_MCPB="$$(test -x '$(MCPB)' && echo '$(MCPB)')" \
+	  $(GOTESTSUM) --format pkgname-and-test-fails -- $(TEST_FLAGS) $(addsuffix /...,$(MODULES))
 
 ## test-clients: real MCP clients, installed with npm at pinned versions into CLIENTS_DIR
 ## (their native binaries come in platform packages, so no install script runs), check with
@@ -42,13 +58,16 @@ test-clients: build
 	cd e2e && CLIENTS_DIR='$(abspath $(CLIENTS_DIR))' E2E_PROXY_BIN='$(abspath $(BIN_DIR)/$(BINARY))' \
 	  $(GOTESTSUM) --format standard-verbose -- -tags clients -count=1 -timeout=10m -run '^TestClients' .
 
-## lint: gofmt must list nothing; go vet every module; the root module must build without go.work.
+## lint: gofmt must list nothing; go vet and staticcheck every module; the root module must
+## build without go.work; actionlint on the GitHub workflows.
 lint:
 	@unformatted=$$(gofmt -l $(MODULES)); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	go vet $(addsuffix /...,$(MODULES))
 	cd e2e && go vet -tags clients .
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(addsuffix /...,$(MODULES))
 	for m in $(MODULES); do (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./...); done
+	go run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) -no-color
 
 tidy:
 	for m in $(MODULES); do (cd $$m && GOWORK=off go mod tidy); done
@@ -96,28 +115,35 @@ install: build
 uninstall:
 	rm -f '$(DESTDIR)$(BINDIR)/$(BINARY)'
 
-## dist: static release binaries for each of DIST_PLATFORMS in dist/, with SHA256SUMS. Built
-## with GOWORK=off, like `go install` and Nix, so they use the root go.mod's versions; the
-## host's binary must then print the stamped version and commit.
-DIST_DIR       := dist
-DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
-SHA256SUM      := $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum || echo 'shasum -a 256')
-dist:
-	rm -rf '$(DIST_DIR)' && mkdir -p '$(DIST_DIR)'
-	for p in $(DIST_PLATFORMS); do \
-	  os=$${p%/*}; arch=$${p#*/}; ext=; if [ "$$os" = windows ]; then ext=.exe; fi; \
-	  out='$(DIST_DIR)/$(BINARY)_$(VERSION)_'"$${os}_$${arch}$$ext"; \
-	  echo "go build $$out"; \
-	  GOWORK=off CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch \
-	    go build -trimpath -ldflags '$(LDFLAGS) -buildid=' -o "$$out" . ; \
-	done
-	cd '$(DIST_DIR)' && $(SHA256SUM) $(BINARY)_* > SHA256SUMS && cat SHA256SUMS
-	host='$(DIST_DIR)/$(BINARY)_$(VERSION)_'"$$(go env GOOS)_$$(go env GOARCH)$$(go env GOEXE)"; \
-	if [ -x "$$host" ]; then \
-	  got=$$("$$host" --version 2>&1); echo "$$host --version: $$got"; \
-	  case "$$got" in *" $(VERSION) (commit $(COMMIT), go"*) ;; \
-	  *) echo "make dist: $$host --version does not show version $(VERSION) and commit $(COMMIT)" >&2; exit 1;; esac; \
-	fi
+## release-snapshot: what a release tag publishes, built into dist/ and published nowhere
+## (.goreleaser.yaml): archives for linux/darwin/windows x amd64/arm64 with README, LICENSE and
+## shell completions, checksums.txt, .deb and .rpm, the Homebrew formula
+## (dist/homebrew/Formula/), then scripts/channels: npm packages (dist/npm/*.tgz), Python wheels
+## (dist/pypi/*.whl) and Claude Desktop extensions (dist/mcpb/*.mcpb). SBOMs and signatures
+## need syft and cosign with an OIDC identity: release.yml makes them.
+release-snapshot: $(GORELEASER)
+	$(GORELEASER) release --snapshot --clean --skip=sign,sbom
+	go run ./scripts/channels -dist dist
+	@cd dist && ls -1 *.tar.gz *.zip *.deb *.rpm checksums.txt homebrew/Formula/*.rb npm/*.tgz pypi/*.whl mcpb/*.mcpb
+
+## dist: the former name of release-snapshot.
+dist: release-snapshot
+
+## tools: build the pinned GoReleaser and install the mcpb CLI into TOOLS_DIR, once.
+tools: $(GORELEASER) $(MCPB)
+
+## goreleaser: print the path of the pinned GoReleaser, building it first when needed.
+goreleaser: $(GORELEASER)
+	@echo '$(GORELEASER)'
+
+$(GORELEASER):
+	GOBIN='$(dir $@)' go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+
+# Without npm the mcpb checks are skipped (and say so); everything else still runs.
+$(MCPB):
+	if command -v npm >/dev/null; then \
+	  npm install --prefix '$(TOOLS_DIR)/mcpb-$(MCPB_VERSION)' --no-audit --no-fund --silent @anthropic-ai/mcpb@$(MCPB_VERSION); \
+	else echo "npm is not installed: the release tests skip npm and mcpb" >&2; fi
 
 ## vendorhash: recompute flake.nix's vendorHash, the hash of the Go modules Nix downloads for
 ## the root module (see the comments in flake.nix). Run it after changing any go.mod/go.sum.

@@ -7,19 +7,23 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"strings"
 
 	"github.com/alecthomas/kong"
 )
 
 // cli is the whole command line. Each command is a struct in its own <name>_cmd.go file.
 type cli struct {
-	Version kong.VersionFlag `help:"Print version, commit and Go version, then exit."`
+	VersionFlag kong.VersionFlag `name:"version" short:"v" help:"Print version, commit and Go version, then exit."`
 
 	Run           runCmd           `cmd:"" help:"Relay MCP over stdio to a Cloud Run MCP endpoint, adding Google ID tokens."`
 	InstallConfig installConfigCmd `cmd:"" help:"Add (or --remove, --list) this proxy in an MCP client's config." name:"install-config"`
 	ListConfig    listConfigCmd    `cmd:"" help:"List the MCP client entries that run this proxy." name:"list-config"`
 	Debug         debugCmd         `cmd:"" help:"Check step by step why a connection fails, and say how to fix it."`
 	Services      servicesCmd      `cmd:"" help:"List the Cloud Run services you can see, with URL, ingress and whether you may invoke each."`
+	Completion    completionCmd    `cmd:"" help:"Print a shell completion script for bash, zsh or fish."`
+	Version       versionCmd       `cmd:"" help:"Print version, commit and Go version."`
+	Help          helpCmd          `cmd:"" help:"Show help for the program or a command."`
 }
 
 // streams are the process's standard streams, bound into every command's Run.
@@ -38,7 +42,14 @@ type exitError struct {
 func (e *exitError) Error() string { return e.Err.Error() }
 func (e *exitError) Unwrap() error { return e.Err }
 
-func versionString() string {
+func versionString() string { return versionLine(version, commit) }
+
+// versionLine is what --version prints. An untagged build's version holds the commit already
+// (git describe: a4860dd, v0.1.0-3-ga4860dd), so the commit is then said once.
+func versionLine(version, commit string) string {
+	if commit != "" && strings.Contains(version, commit) {
+		return fmt.Sprintf("mcp-cloudrun-proxy %s (%s)", version, runtime.Version())
+	}
 	return fmt.Sprintf("mcp-cloudrun-proxy %s (commit %s, %s)", version, commit, runtime.Version())
 }
 
@@ -55,10 +66,14 @@ func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		kong.Exit(func(code int) { exited = code; panic(kongExit{}) }),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 		kong.Bind(&streams{Stdin: stdin, Stdout: stdout, Stderr: stderr}),
+		kong.Help(helpWithExamples),
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "mcp-cloudrun-proxy: %v\n", err)
 		return 2
+	}
+	if len(args) == 0 {
+		return bareUsage(parser, stderr)
 	}
 	code := func() (code int) {
 		defer func() {

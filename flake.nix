@@ -115,6 +115,7 @@
               description = "Local stdio MCP server that relays to an MCP server on Google Cloud Run, adding Google ID tokens";
               homepage = "https://github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy";
               mainProgram = "mcp-cloudrun-proxy";
+              license = lib.licenses.asl20;
               platforms = lib.platforms.linux ++ lib.platforms.darwin;
             };
           };

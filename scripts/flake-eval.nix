@@ -14,6 +14,7 @@ let
       unions = builtins.map toString;
       maybeMissing = p: p;
     };
+    licenses.asl20 = "asl20";
     platforms = { linux = [ "x86_64-linux" "aarch64-linux" ]; darwin = [ "x86_64-darwin" "aarch64-darwin" ]; };
   };
   stubPkgs = system: {
