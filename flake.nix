@@ -94,7 +94,7 @@
             modRoot = ".";
             subPackages = [ "." ];
             proxyVendor = true;
-            vendorHash = "sha256-TWABm4f8A5aId5rgGce8CIRxTO8ibDF9kgLi5lvWAKk=";
+            vendorHash = "sha256-S9VkgX0mcNlXKveMk5cEBMF2mfHzjpxhI67mRwk3I5Q=";
             goSum = ./go.sum;
 
             env = {

@@ -43,7 +43,7 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 		log.Warn("run speaks MCP on stdin and stdout and is meant to be started by an MCP client; to check the connection by hand, run: mcp-cloudrun-proxy debug " + c.flagsForHint())
 	}
 	auth := newStartingAuthorizer(s.Stderr)
-	url := c.URL
+	var url string
 	if err := c.validate(); err != nil {
 		auth.start(nil, err)
 		url = "http://127.0.0.1/" // never contacted: every request fails at Authorize

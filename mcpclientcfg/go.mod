@@ -13,4 +13,4 @@ require github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun v0.0.0
 // The sibling module lives in this repository; this lets the module build without go.work.
 replace github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/cloudrun => ../cloudrun
 
-require golang.org/x/sys v0.49.0 // indirect
+require golang.org/x/sys v0.49.0

@@ -226,11 +226,3 @@ func (t *toolHeaders) setParamHeaders(h http.Header, params gjson.Result) {
 		}
 	}
 }
-
-// known reports whether the relay has seen tool in a tools/list result.
-func (t *toolHeaders) known(tool string) bool {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	_, ok := t.byTool[tool]
-	return ok
-}
