@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy"
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/tokens"
@@ -55,25 +56,50 @@ func (a *startingAuthorizer) ready(ctx context.Context) (*tokens.Cache, error) {
 	return a.cache, nil
 }
 
-// Authorize sets the token on h. Until one token was had, a failure to get one is a startup
-// error; later ones are passing failures the relay reports per request.
+// firstTokenWait bounds how long a request waits for the very first token: clients give up
+// on a server that does not answer initialize within 30 seconds (Claude Code, opencode), and a
+// hanging gcloud or metadata server would otherwise make them show "connection closed".
+const firstTokenWait = 20 * time.Second
+
+// Authorize sets the token on h. Until one token was had, a failure to get one (or no token
+// within firstTokenWait) is a startup error; later ones are passing failures the relay reports
+// per request.
 func (a *startingAuthorizer) Authorize(ctx context.Context, h http.Header) error {
-	cache, err := a.ready(ctx)
-	if err != nil {
-		return err
+	parent := ctx
+	first := !a.hadToken()
+	if first {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, firstTokenWait)
+		defer cancel()
 	}
-	err = cache.Authorizer().Authorize(ctx, h)
+	cache, err := a.ready(ctx)
+	if err == nil {
+		err = cache.Authorizer().Authorize(ctx, h)
+	}
+	var startup *proxy.StartupError
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
 	case err == nil:
 		a.gotOne = true
-	case !a.gotOne && !errors.Is(err, context.Canceled) && ctx.Err() == nil:
+	case errors.As(err, &startup), !first, parent.Err() != nil:
+	case errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("mcp-cloudrun-proxy: token source: no ID token within %v (gcloud or the metadata server may be hanging; check `gcloud auth list`, or run mcp-cloudrun-proxy debug with this entry's flags)", firstTokenWait)
+		a.reportLocked(err)
+		return &proxy.StartupError{Err: err}
+	default:
 		err = fmt.Errorf("mcp-cloudrun-proxy: token source: %w", err)
 		a.reportLocked(err)
 		return &proxy.StartupError{Err: err}
 	}
 	return err
+}
+
+// hadToken reports whether a token was ever set on a request.
+func (a *startingAuthorizer) hadToken() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gotOne
 }
 
 // failed reports, without waiting, whether the source could not start or no token was had.

@@ -127,3 +127,39 @@ func firstLineWith(s, sub string) string {
 	}
 	return ""
 }
+
+// A gcloud that hangs must not hold the client's initialize past its 30-second connection
+// timeout: the first request is answered with what is wrong within 20 seconds.
+func TestHangingGcloudIsAnsweredInTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{kind: fakegoogle.Gcloud})
+	cfg, err := fakegoogle.ReadGcloudConfig(e.setup.CloudSDKConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DelayMillis = 120_000
+	if err := fakegoogle.WriteGcloudConfig(e.setup.CloudSDKConfig, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cmd := e.proxyCmd(nil, nil)
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: terminateAfter}, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
+	took := time.Since(start)
+	if err == nil {
+		cs.Close()
+		t.Fatal("initialize succeeded with gcloud hanging")
+	}
+	if took > 25*time.Second {
+		t.Errorf("initialize answered after %v; clients give up after 30 s", took.Round(time.Second))
+	}
+	if !strings.Contains(err.Error(), "no ID token within") || !strings.Contains(err.Error(), "gcloud") {
+		t.Errorf("the client saw %q, want the reason", err)
+	}
+	_ = cmd.Wait()
+	checkNoLeak(t, e, stderr.String())
+}
