@@ -21,6 +21,8 @@ func commandExamples(path string) []string {
 		"run": {
 			"# what an MCP client runs (Application Default Credentials, audience = the service URL):",
 			"mcp-cloudrun-proxy run --url https://svc-xyz.a.run.app/mcp",
+			"# the same, by service name (its URL read from the Cloud Run Admin API):",
+			"mcp-cloudrun-proxy run --service my-service --region us-central1 --project my-project",
 			"# as a service account that holds roles/run.invoker:",
 			"mcp-cloudrun-proxy run --url https://svc-xyz.a.run.app/mcp \\",
 			"    --impersonate-service-account mcp-client@my-project.iam.gserviceaccount.com",
@@ -38,6 +40,11 @@ func commandExamples(path string) []string {
 		},
 		"list-config": {
 			"mcp-cloudrun-proxy list-config",
+		},
+		"services": {
+			"mcp-cloudrun-proxy services --project my-project",
+			"mcp-cloudrun-proxy services --project my-project --region us-central1 --initialize",
+			"mcp-cloudrun-proxy services --json",
 		},
 		"completion": {
 			"mcp-cloudrun-proxy completion bash > ~/.local/share/bash-completion/completions/mcp-cloudrun-proxy",

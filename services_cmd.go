@@ -30,12 +30,7 @@ type servicesCmd struct {
 
 // Help implements kong's HelpProvider.
 func (c *servicesCmd) Help() string {
-	return `Examples:
-  mcp-cloudrun-proxy services --project my-project
-  mcp-cloudrun-proxy services --project my-project --region us-central1 --initialize
-  mcp-cloudrun-proxy services --json
-
-"invoke" is the caller's run.routes.invoke on the service (:testIamPermissions): yes, no,
+	return `"invoke" is the caller's run.routes.invoke on the service (:testIamPermissions): yes, no,
 or public when the service needs no token. Needs run.services.list on the project
 (roles/run.viewer).`
 }
