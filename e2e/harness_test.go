@@ -438,3 +438,36 @@ func (r *rawProxy) nextResponse(t *testing.T) map[string]any {
 
 const rawInitialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
 const rawInitialized = `{"jsonrpc":"2.0","method":"notifications/initialized"}`
+
+// editGcloudConfig changes the fake gcloud's configuration of e (its account, its delay).
+func (e *env) editGcloudConfig(t *testing.T, edit func(*fakegoogle.GcloudConfig)) {
+	t.Helper()
+	cfg, err := fakegoogle.ReadGcloudConfig(e.setup.CloudSDKConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&cfg)
+	if err := fakegoogle.WriteGcloudConfig(e.setup.CloudSDKConfig, cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// connectExpectingFailure starts cmd as an MCP client would and returns how long its
+// initialize took, the proxy's stderr once it has exited, and the error initialize ended with
+// (nil if it succeeded, after closing the session).
+func connectExpectingFailure(t *testing.T, cmd *exec.Cmd) (time.Duration, string, error) {
+	t.Helper()
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: terminateAfter}, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
+	took := time.Since(start)
+	if err == nil {
+		cs.Close()
+	}
+	_ = cmd.Wait()
+	return took, stderr.String(), err
+}

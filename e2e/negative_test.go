@@ -21,14 +21,7 @@ import (
 func TestGcloudLoggedOut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{kind: fakegoogle.Gcloud})
-	cfg, err := fakegoogle.ReadGcloudConfig(e.setup.CloudSDKConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Account = ""
-	if err := fakegoogle.WriteGcloudConfig(e.setup.CloudSDKConfig, cfg); err != nil {
-		t.Fatal(err)
-	}
+	e.editGcloudConfig(t, func(cfg *fakegoogle.GcloudConfig) { cfg.Account = "" })
 	cmd := e.proxyCmd(nil, nil)
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
@@ -96,14 +89,7 @@ func TestVersionAndHelp(t *testing.T) {
 func TestGcloudTokensCached(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{kind: fakegoogle.Gcloud})
-	cfg, err := fakegoogle.ReadGcloudConfig(e.setup.CloudSDKConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DelayMillis = 300
-	if err := fakegoogle.WriteGcloudConfig(e.setup.CloudSDKConfig, cfg); err != nil {
-		t.Fatal(err)
-	}
+	e.editGcloudConfig(t, func(cfg *fakegoogle.GcloudConfig) { cfg.DelayMillis = 300 })
 	p := e.startProxy(t, proxyOpts{})
 	for i := range 10 {
 		if got := p.mustText(t, "echo", map[string]any{"text": fmt.Sprint(i)}); got != fmt.Sprint(i) {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/e2e/fakegoogle"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // withEnv returns env with each KEY=VALUE of set replacing (or adding) that key; a value of
@@ -85,34 +83,26 @@ func TestStartupFailuresReachTheClient(t *testing.T) {
 			e := newEnv(t, envOpts{kind: tc.kind})
 			cmd := e.proxyCmd(tc.args, nil)
 			cmd.Env = tc.env(e, t.TempDir())
-			stderr := &lockedBuffer{}
-			cmd.Stderr = stderr
-			client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			start := time.Now()
-			cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: terminateAfter}, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
+			took, stderr, err := connectExpectingFailure(t, cmd)
 			if err == nil {
-				cs.Close()
-				t.Fatalf("initialize succeeded\nstderr:\n%s", tail(stderr.String()))
+				t.Fatalf("initialize succeeded\nstderr:\n%s", tail(stderr))
 			}
-			if took := time.Since(start); took > 20*time.Second {
+			if took > 20*time.Second {
 				t.Errorf("the client waited %v for its answer", took)
 			}
 			if !strings.Contains(err.Error(), tc.wants) {
-				t.Errorf("the client saw %q, want the reason (%q)\nstderr:\n%s", err, tc.wants, tail(stderr.String()))
+				t.Errorf("the client saw %q, want the reason (%q)\nstderr:\n%s", err, tc.wants, tail(stderr))
 			}
-			if line := firstLineWith(stderr.String(), tc.wants); line == "" || !strings.Contains(err.Error(), strings.TrimSpace(line)) {
+			if line := firstLineWith(stderr, tc.wants); line == "" || !strings.Contains(err.Error(), strings.TrimSpace(line)) {
 				t.Errorf("stderr line %q is not what the client was told (%q)", line, err)
 			}
-			_ = cmd.Wait()
 			if code := cmd.ProcessState.ExitCode(); code != 1 {
-				t.Errorf("exit code %d, want 1\nstderr:\n%s", code, tail(stderr.String()))
+				t.Errorf("exit code %d, want 1\nstderr:\n%s", code, tail(stderr))
 			}
 			if n := len(e.crun.Stats().Requests); n != 0 {
 				t.Errorf("Cloud Run got %d requests although nothing could work", n)
 			}
-			checkNoLeak(t, e, stderr.String())
+			checkNoLeak(t, e, stderr)
 		})
 	}
 }
@@ -133,25 +123,9 @@ func firstLineWith(s, sub string) string {
 func TestHangingGcloudIsAnsweredInTime(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{kind: fakegoogle.Gcloud})
-	cfg, err := fakegoogle.ReadGcloudConfig(e.setup.CloudSDKConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DelayMillis = 120_000
-	if err := fakegoogle.WriteGcloudConfig(e.setup.CloudSDKConfig, cfg); err != nil {
-		t.Fatal(err)
-	}
-	cmd := e.proxyCmd(nil, nil)
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	start := time.Now()
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: terminateAfter}, &mcp.ClientSessionOptions{ProtocolVersion: protocolVersion})
-	took := time.Since(start)
+	e.editGcloudConfig(t, func(cfg *fakegoogle.GcloudConfig) { cfg.DelayMillis = 120_000 })
+	took, stderr, err := connectExpectingFailure(t, e.proxyCmd(nil, nil))
 	if err == nil {
-		cs.Close()
 		t.Fatal("initialize succeeded with gcloud hanging")
 	}
 	if took > 25*time.Second {
@@ -160,6 +134,5 @@ func TestHangingGcloudIsAnsweredInTime(t *testing.T) {
 	if !strings.Contains(err.Error(), "no ID token within") || !strings.Contains(err.Error(), "gcloud") {
 		t.Errorf("the client saw %q, want the reason", err)
 	}
-	_ = cmd.Wait()
-	checkNoLeak(t, e, stderr.String())
+	checkNoLeak(t, e, stderr)
 }

@@ -3,38 +3,12 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/readtest"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
 )
-
-// A measuringReader serves r and records how much was read and the largest buffer it was
-// asked to fill, which is how much memory the caller had reserved for the rest of the body.
-type measuringReader struct {
-	r         io.Reader
-	read      int64
-	largestP  int
-	readCalls int
-}
-
-func (m *measuringReader) Read(p []byte) (int, error) {
-	m.largestP = max(m.largestP, len(p))
-	m.readCalls++
-	n, err := m.r.Read(p)
-	m.read += int64(n)
-	return n, err
-}
-
-// endless is an infinite body of 'x'.
-type endless struct{}
-
-func (endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'x'
-	}
-	return len(p), nil
-}
 
 func TestReadBodyLimit(t *testing.T) {
 	const limit = 3 << 20
@@ -55,13 +29,13 @@ func TestReadBodyLimit(t *testing.T) {
 		{desc: "exactly the limit", r: strings.NewReader(strings.Repeat("z", limit)), contentLength: -1, wantLen: limit, maxRead: limit, maxP: limit + 1},
 		{desc: "claims 2 GiB, sends 10 bytes", r: strings.NewReader("0123456789"), contentLength: 2<<30 - 1, wantErr: errBodyTooLarge, maxRead: 0},
 		{desc: "claims the limit, sends 10 bytes", r: strings.NewReader("0123456789"), contentLength: limit, wantLen: 10, wantErr: io.ErrUnexpectedEOF, maxRead: 10, maxP: bodyPrealloc},
-		{desc: "endless body, length unknown", r: endless{}, contentLength: -1, wantErr: errBodyTooLarge, maxRead: limit + 1, maxP: limit + 1},
-		{desc: "endless body, length claimed small", r: endless{}, contentLength: 100, wantErr: errBodyTooLarge, maxRead: limit + 1, maxP: limit + 1},
+		{desc: "endless body, length unknown", r: readtest.Endless{}, contentLength: -1, wantErr: errBodyTooLarge, maxRead: limit + 1, maxP: limit + 1},
+		{desc: "endless body, length claimed small", r: readtest.Endless{}, contentLength: 100, wantErr: errBodyTooLarge, maxRead: limit + 1, maxP: limit + 1},
 		{desc: "read error", r: io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(io.ErrClosedPipe)), contentLength: -1, wantLen: 3, wantErr: io.ErrClosedPipe, maxRead: 3, maxP: 512},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			m := &measuringReader{r: tc.r}
+			m := &readtest.Measuring{R: tc.r}
 			got, err := readBodyLimit(m, tc.contentLength, limit)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
@@ -72,18 +46,18 @@ func TestReadBodyLimit(t *testing.T) {
 			if tc.wantErr == nil && !bytes.Equal(got, []byte(body)) && tc.wantLen == len(body) {
 				t.Errorf("body differs from what was sent")
 			}
-			if m.read > tc.maxRead {
-				t.Errorf("reader served %d bytes, want at most %d", m.read, tc.maxRead)
+			if m.N > tc.maxRead {
+				t.Errorf("reader served %d bytes, want at most %d", m.N, tc.maxRead)
 			}
-			if m.largestP > tc.maxP {
-				t.Errorf("largest read buffer %d bytes, want at most %d", m.largestP, tc.maxP)
+			if m.LargestP > tc.maxP {
+				t.Errorf("largest read buffer %d bytes, want at most %d", m.LargestP, tc.maxP)
 			}
 		})
 	}
 }
 
 func TestReadBodyLimitDefault(t *testing.T) {
-	_, err := readBodyLimit(endless{}, -1, 0)
+	_, err := readBodyLimit(readtest.Endless{}, -1, 0)
 	if !errors.Is(err, errBodyTooLarge) {
 		t.Fatalf("err = %v, want errBodyTooLarge", err)
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/readtest"
 	"io"
 	"log/slog"
 	"runtime"
@@ -147,7 +148,7 @@ func TestReadLinesLimitSkipsOverLongLines(t *testing.T) {
 // on (discarding) without holding what it read, and stop when tooLong says so.
 func TestReadLinesLimitDoesNotHoldAnEndlessLine(t *testing.T) {
 	const limit = 1 << 20
-	r := io.MultiReader(strings.NewReader("{}\n"), io.LimitReader(endless{}, 64<<20), strings.NewReader("\n{\"id\":1}\n"))
+	r := io.MultiReader(strings.NewReader("{}\n"), io.LimitReader(readtest.Endless{}, 64<<20), strings.NewReader("\n{\"id\":1}\n"))
 	var lines []string
 	var sizes []int64
 	var before, after runtime.MemStats

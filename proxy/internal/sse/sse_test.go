@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/readtest"
 	"io"
 	"strings"
 	"testing"
@@ -218,7 +219,7 @@ func TestSSEReaderLimitsEventSize(t *testing.T) {
 // ends: the reader must fail once it has read about the limit, not keep reading.
 func TestSSEReaderDoesNotHoldAnEndlessEvent(t *testing.T) {
 	const limit = 1 << 20
-	m := &measuringReader{r: io.MultiReader(strings.NewReader("id: 1\ndata: "), endless{})}
+	m := &readtest.Measuring{R: io.MultiReader(strings.NewReader("id: 1\ndata: "), readtest.Endless{})}
 	sr := NewReader(m)
 	sr.MaxEvent = limit
 	_, err := sr.Next()
@@ -228,8 +229,8 @@ func TestSSEReaderDoesNotHoldAnEndlessEvent(t *testing.T) {
 	if want := "server-sent event too large: more than the limit of 1048576 bytes in one event"; err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
-	if most := int64(len("id: 1\ndata: ") + limit + bufferSize); m.read > most {
-		t.Errorf("read %d bytes of the stream, want at most %d", m.read, most)
+	if most := int64(len("id: 1\ndata: ") + limit + bufferSize); m.N > most {
+		t.Errorf("read %d bytes of the stream, want at most %d", m.N, most)
 	}
 	// A resumed stream starts afresh.
 	sr = sr.ContinueWith(strings.NewReader("data: ok\n\n"))
@@ -239,7 +240,7 @@ func TestSSEReaderDoesNotHoldAnEndlessEvent(t *testing.T) {
 }
 
 func TestSSEReaderDefaultLimit(t *testing.T) {
-	sr := NewReader(io.MultiReader(strings.NewReader("data: "), endless{}))
+	sr := NewReader(io.MultiReader(strings.NewReader("data: "), readtest.Endless{}))
 	if _, err := sr.Next(); !errors.Is(err, ErrEventTooLarge) {
 		t.Fatalf("err = %v, want ErrEventTooLarge", err)
 	}
