@@ -30,7 +30,9 @@ type cutWriter struct {
 	cut     Cut
 	events  int
 	dead    bool
-	timer   *time.Timer
+	// finished is set once the handler returned; kill does nothing then.
+	finished bool
+	timer    *time.Timer
 }
 
 func (w *cutWriter) WriteHeader(status int) {
@@ -99,8 +101,8 @@ func (w *cutWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *cutWriter) kill() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.dead {
-		return
+	if w.dead || w.finished {
+		return // the response is over: its writer may already serve another request
 	}
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -118,6 +120,8 @@ func (w *cutWriter) finish() {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
+	// A timer that fired already may be waiting for the lock; it must not touch the writer.
+	w.finished = true
 	dead, cut := w.dead, w.cut
 	w.mu.Unlock()
 	if !dead {
