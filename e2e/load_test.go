@@ -72,8 +72,11 @@ func TestThousandInFlight(t *testing.T) {
 	took := time.Since(start)
 	st := e.crun.Stats()
 	t.Logf("%d calls answered in %v; server saw at most %d POSTs at once; proxy before %v, at peak %v", n, took.Round(time.Millisecond), st.MaxInFlight, base, peak)
-	if st.MaxInFlight < n/2 {
-		t.Errorf("the server saw at most %d calls at once, want >= %d: the proxy serialises requests", st.MaxInFlight, n/2)
+	// The relay admits 512 requests at once (proxy.Config.MaxInFlight: a client that stops
+	// reading stdout must not make it hold every answer); well over half of those at once shows
+	// that it does not serialise them.
+	if want := 512 * 3 / 4; st.MaxInFlight < want {
+		t.Errorf("the server saw at most %d calls at once, want >= %d: the proxy serialises requests", st.MaxInFlight, want)
 	}
 	if got := st.ByRPCMethod["tools/call"]; got != n+1 {
 		t.Errorf("tools/call POSTed %d times, want %d", got, n+1)

@@ -90,17 +90,17 @@ func runnerPackage(e ServerEntry) string {
 // rebuild changes). "" when neither.
 func VolatileReason(exe string) string {
 	p := filepath.Clean(exe)
+	// A checkout is named first, even one under a temporary directory: "make install" is
+	// the fix either way, and the checkout says where the binary came from.
+	for dir := filepath.Dir(p); filepath.Dir(dir) != dir; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			return "is in a build tree (the source checkout " + dir + ")"
+		}
+	}
 	for _, tmp := range []string{os.TempDir(), "/tmp", "/var/tmp", "/private/var/folders"} {
 		if tmp != "" && strings.HasPrefix(p, filepath.Clean(tmp)+string(filepath.Separator)) {
 			return "is in a temporary directory"
 		}
 	}
-	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-			return "is in a build tree (the source checkout " + dir + ")"
-		}
-		if filepath.Dir(dir) == dir {
-			return ""
-		}
-	}
+	return ""
 }

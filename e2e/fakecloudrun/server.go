@@ -279,7 +279,12 @@ func (s *Server) Close() error {
 		s.cancelCalls(ss.ID())
 		_ = ss.Close()
 	}
-	return s.srv.Close()
+	// The listener was closed above; whether Serve had let go of it yet is a race, and
+	// closing it twice is no failure.
+	if err := s.srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 // trackCall remembers the cancel func of a running tools/call; the returned func forgets it.

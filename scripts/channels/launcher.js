@@ -21,11 +21,16 @@ try {
   process.exit(1);
 }
 
-const child = spawn(binary, process.argv.slice(2), { stdio: "inherit" });
-// An MCP client stops its server with a signal to this process: hand it on.
+// An MCP client stops its server with a signal to this process: hand it on. The handlers are
+// in place before the binary starts, so that no signal can come between the two.
+let child;
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.on(sig, () => child.kill(sig));
+  process.on(sig, () => {
+    if (child) child.kill(sig);
+    else process.exit(128 + require("node:os").constants.signals[sig]);
+  });
 }
+child = spawn(binary, process.argv.slice(2), { stdio: "inherit" });
 child.on("error", (err) => {
   process.stderr.write(`mcp-cloudrun-proxy: cannot start ${binary}: ${err.message}\n`);
   process.exit(1);
