@@ -47,7 +47,7 @@ func (h *heldBody) reader() (io.ReadCloser, error) {
 	return io.NopCloser(&releasingReader{b: h.b}), nil
 }
 
-// A releasingReader reads b and lets it go at its end. Len gives the Content-Length.
+// A releasingReader reads b and lets it go at its end.
 type releasingReader struct {
 	b []byte
 }
@@ -64,6 +64,3 @@ func (r *releasingReader) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
-
-// Len is what retryablehttp reads to set the Content-Length.
-func (r *releasingReader) Len() int { return len(r.b) }

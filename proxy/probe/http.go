@@ -26,7 +26,7 @@ const maxBody = 32 << 20
 type Config struct {
 	// URL is the Streamable HTTP MCP endpoint.
 	URL string
-	// HTTPClient makes the requests; nil means [NewHTTPClient]. Redirects are never followed
+	// HTTPClient makes the requests; nil means [newHTTPClient]. Redirects are never followed
 	// whatever its policy: a redirect is reported, since the relay does not follow them either.
 	HTTPClient *http.Client
 	// UserAgent is sent with every request; "" means "mcp-cloudrun-proxy".
@@ -60,16 +60,16 @@ func New(cfg Config) (*Prober, error) {
 	}
 	client := cfg.HTTPClient
 	if client == nil {
-		client = NewHTTPClient()
+		client = newHTTPClient()
 	}
 	noRedirects := *client
 	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Prober{cfg: cfg, url: u, http: &noRedirects}, nil
 }
 
-// NewHTTPClient returns the default client: bounded connection and TLS set-up, no retries
+// newHTTPClient returns the default client: bounded connection and TLS set-up, no retries
 // (a debug run wants to see the first answer) and no overall timeout (contexts bound it).
-func NewHTTPClient() *http.Client {
+func newHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 10 * time.Second
