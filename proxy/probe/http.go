@@ -26,8 +26,9 @@ const maxBody = 32 << 20
 type Config struct {
 	// URL is the Streamable HTTP MCP endpoint.
 	URL string
-	// HTTPClient makes the requests; nil means a client with bounded connection and TLS set-up and no retries. Redirects are never followed
-	// whatever its policy: a redirect is reported, since the relay does not follow them either.
+	// HTTPClient makes the requests; nil means a client with bounded connection and TLS
+	// set-up and no retries. Redirects are never followed whatever its policy: a redirect is
+	// reported, since the relay does not follow them either.
 	HTTPClient *http.Client
 	// UserAgent is sent with every request; "" means "mcp-cloudrun-proxy".
 	UserAgent string
