@@ -159,7 +159,7 @@ func TestSoak(t *testing.T) {
 			}
 			switch n % 3 {
 			case 0:
-				fc.FailNext(faults.Failure{Status: 503, Count: 4, RetryAfter: time.Second}) // fewer than the 5 tries a request gets
+				fc.FailNext(faults.Failure{Status: 503, Count: 4, RetryAfter: time.Second}) // with a 401 and a renewal on top, within the 7 tries a message gets
 			case 1:
 				fc.CutStreams(faults.Cut{Method: "POST", AfterEvents: 1, Abrupt: true, Count: 4})
 				fc.CutStreams(faults.Cut{Method: "POST", AfterEvents: 1, Count: 4})

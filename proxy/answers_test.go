@@ -171,7 +171,7 @@ func TestServerJSONRPCErrorIsRelayedAsSent(t *testing.T) {
 }
 
 // Every transient cause draws from one budget per message: a rejected token and then 503s
-// make 5 tries in all, not 2 + 5.
+// make 7 tries in all (RetryMax 6), not 2 + 7.
 func TestOneRetryBudgetPerMessage(t *testing.T) {
 	var tries atomic.Int32
 	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -187,8 +187,8 @@ func TestOneRetryBudgetPerMessage(t *testing.T) {
 	if !strings.Contains(got, "503") {
 		t.Errorf("answer %s, want the last 503 reported", got)
 	}
-	if n := tries.Load(); n != 5 {
-		t.Errorf("%d tries, want 5 (RetryMax 4 shared by the 401 and the 503s)", n)
+	if n := tries.Load(); n != 7 {
+		t.Errorf("%d tries, want 7 (RetryMax 6 shared by the 401 and the 503s)", n)
 	}
 	h.closeAndWait()
 }

@@ -34,8 +34,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// RetryMax is how many times the requests made for one client message may be retried in
 	// all, whatever the cause: a refused connection, 429, 502/504 from the front end, 503, a
-	// rejected token, a session the server dropped. Zero means 4, so 5 tries in all;
-	// negative means none.
+	// rejected token, a session the server dropped. Zero means 6, so 7 tries in all (room for
+	// a token refresh and a session renewal on top of a cold start's 503s); negative means
+	// none.
 	RetryMax int
 	// RetryBudget is how long after a client message arrived a retry may still start. Zero
 	// means 20 seconds, so that a client's first request is answered inside the 30-second
@@ -111,7 +112,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg.ShutdownGrace = 2 * time.Second
 	}
 	if cfg.RetryMax == 0 {
-		cfg.RetryMax = 4
+		cfg.RetryMax = 6
 	} else if cfg.RetryMax < 0 {
 		cfg.RetryMax = 0
 	}

@@ -410,8 +410,8 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 		if msg := gjson.Get(got, "error.message").String(); !strings.Contains(msg, "HTTP 503") || !strings.Contains(msg, "Service Unavailable") || strings.Contains(msg, "<b>") {
 			t.Errorf("message %q: want the status and the body's text without tags", msg)
 		}
-		if n := calls.Load(); n != 5 {
-			t.Errorf("upstream calls %d, want 5 (1 + 4 retries)", n)
+		if n := calls.Load(); n != 7 {
+			t.Errorf("upstream calls %d, want 7 (1 + 6 retries)", n)
 		}
 	})
 	t.Run("a slow 504 is the handler timing out: not replayed", func(t *testing.T) {

@@ -257,7 +257,7 @@ func TestSoakInProcess(t *testing.T) {
 			samples = append(samples, runtime.NumGoroutine())
 			switch n % 3 {
 			case 0:
-				srv.inject(4, 0, false) // fewer than the 5 tries a request gets, however they fall
+				srv.inject(4, 0, false) // with a 401 and a renewal on top, still within the 7 tries a message gets
 			case 1:
 				srv.inject(0, 4, n%2 == 0)
 			case 2:
