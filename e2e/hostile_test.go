@@ -72,7 +72,7 @@ func hostileServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &calls
 }
 
-// hostileProxy starts the binary against url with the credentials of e.
+// hostileProxy is the binary started against a hostile server, its session initialized.
 type hostileProxy struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -110,6 +110,9 @@ func startHostile(t *testing.T, e *env, url string) *hostileProxy {
 			<-done
 		}
 	})
+	p.send(t, []byte(rawInitialize))
+	p.next(t)
+	p.send(t, []byte(rawInitialized))
 	return p
 }
 
@@ -152,9 +155,6 @@ func TestDeepNestingBothWaysIsAnsweredNotFatal(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	srv, _ := hostileServer(t)
 	p := startHostile(t, e, srv.URL+"/mcp")
-	p.send(t, []byte(rawInitialize))
-	p.next(t)
-	p.send(t, []byte(rawInitialized))
 
 	p.send(t, bytes.Repeat([]byte("["), 10_000_000))
 	if got := p.next(t); !strings.Contains(got, `"id":null`) || !strings.Contains(got, "-32700") {
@@ -180,9 +180,6 @@ func TestContentLengthIsNotTrustedForAllocation(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	srv, _ := hostileServer(t)
 	p := startHostile(t, e, srv.URL+"/mcp")
-	p.send(t, []byte(rawInitialize))
-	p.next(t)
-	p.send(t, []byte(rawInitialized))
 	const n = 50
 	for i := range n {
 		p.send(t, []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"lying-length"}}`, 100+i)))
@@ -204,9 +201,6 @@ func TestMemoryIsBoundedWhenStdoutIsNotRead(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	srv, calls := hostileServer(t)
 	p := startHostile(t, e, srv.URL+"/mcp")
-	p.send(t, []byte(rawInitialize))
-	p.next(t)
-	p.send(t, []byte(rawInitialized))
 
 	const n = 4000
 	var written atomic.Int64
