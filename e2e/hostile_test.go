@@ -80,6 +80,8 @@ type hostileProxy struct {
 	stderr *lockedBuffer
 }
 
+// startHostile starts the binary against url with the credentials of e and completes the
+// handshake; cleanup closes stdin and waits for the exit.
 func startHostile(t *testing.T, e *env, url string) *hostileProxy {
 	t.Helper()
 	args := append([]string{"run", "--url", url}, e.setup.Args...)
