@@ -283,3 +283,43 @@ func TestDiscoverProbeRefusalIsNotAWarning(t *testing.T) {
 		t.Errorf("the refused probe was logged as a warning:\n%s", h.logs)
 	}
 }
+
+// An answer for an id the relay knows nothing of (id null: the server could not read the
+// request's id) is relayed as it came; a second answer for an id, even after its request
+// ended, is not.
+func TestUnknownIDsAreRelayedAndLateDuplicatesDropped(t *testing.T) {
+	srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		id := gjson.GetBytes(body, "id").Raw
+		w.Header().Set("Content-Type", "text/event-stream")
+		switch gjson.GetBytes(body, "method").String() {
+		case "bad":
+			fmt.Fprint(w, "data: {\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid Request\"}}\n\n")
+			fmt.Fprintf(w, "data: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}\n\n", id)
+		case "first":
+			fmt.Fprintf(w, "data: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"n\":1}}\n\n", id)
+		case "late":
+			// Answers "first" once more, after that request ended, then itself.
+			fmt.Fprint(w, "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"n\":2}}\n\n")
+			fmt.Fprintf(w, "data: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}\n\n", id)
+		}
+	})
+	h := startRelay(t, srv)
+	h.send(`{"jsonrpc":"2.0","id":0,"method":"bad"}`)
+	if got := h.next(); !strings.Contains(got, `"id":null`) {
+		t.Errorf("first line %s, want the server's id-null error relayed", got)
+	}
+	h.next() // bad's own result
+	h.send(`{"jsonrpc":"2.0","id":1,"method":"first"}`)
+	if got := h.next(); !strings.Contains(got, `"n":1`) {
+		t.Fatalf("got %s, want first's result", got)
+	}
+	h.send(`{"jsonrpc":"2.0","id":2,"method":"late"}`)
+	if got := h.next(); !strings.Contains(got, `"id":2`) {
+		t.Errorf("got %s, want late's own result (the second answer for id 1 dropped)", got)
+	}
+	h.closeAndWait()
+	if rest := h.rest(); len(rest) != 0 {
+		t.Errorf("more on stdout: %q", rest)
+	}
+}

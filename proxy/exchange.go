@@ -199,7 +199,7 @@ func (r *Relay) emit(msg []byte, owner *message) {
 		}
 	})
 	if !first {
-		r.log.Debug("dropping an answer for a request that has one already or is unknown", "bytes", len(msg))
+		r.log.Debug("dropping a second answer for a request", "bytes", len(msg))
 		return
 	}
 	r.out.writeMessage(msg)
@@ -420,7 +420,7 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 	// or Cloud Run ends now and then goes on as long as each stream delivers something.
 	resumes, progressID := 0, ""
 	for {
-		err := r.pumpEvents(sr, &pending, expected > 0, sink)
+		err := r.pumpEvents(sr, m, &pending, expected > 0, sink)
 		body.Close()
 		if expected == 0 || pending <= 0 {
 			return nil
@@ -484,8 +484,9 @@ func (e *streamEndedError) Error() string {
 }
 
 // pumpEvents writes each event's message through sink until the stream ends or, when
-// untilDone, the owed responses have all arrived.
-func (r *Relay) pumpEvents(sr *sse.Reader, pending *int, untilDone bool, sink func([]byte)) error {
+// untilDone, the responses owed to m have all arrived (an answer with another id, such as a
+// server's id-null error, is relayed but owes nothing).
+func (r *Relay) pumpEvents(sr *sse.Reader, m *message, pending *int, untilDone bool, sink func([]byte)) error {
 	for !untilDone || *pending > 0 {
 		ev, err := sr.Next()
 		if err != nil {
@@ -495,7 +496,9 @@ func (r *Relay) pumpEvents(sr *sse.Reader, pending *int, untilDone bool, sink fu
 			r.log.Warn("dropping an upstream event whose data is not JSON", "bytes", len(ev.Data), "error", err)
 			continue
 		}
-		*pending -= countResponses(ev.Data)
+		if untilDone {
+			*pending -= m.ownedResponses(ev.Data)
+		}
 		sink(ev.Data)
 	}
 	return nil

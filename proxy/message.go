@@ -74,6 +74,17 @@ func (m *message) owns(id string) bool {
 	return false
 }
 
+// ownedResponses counts the responses in a server message that answer requests of m.
+func (m *message) ownedResponses(msg []byte) int {
+	n := 0
+	forEachResponseID(msg, func(id string) {
+		if m.owns(id) {
+			n++
+		}
+	})
+	return n
+}
+
 // isListen reports whether m opens a 2026 subscriptions/listen stream, which stays open for
 // as long as the client keeps it.
 func (m *message) isListen() bool { return m.kind == kindRequest && m.method == "subscriptions/listen" }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 )
 
@@ -24,7 +25,15 @@ var (
 type pendingRequests struct {
 	mu   sync.Mutex
 	byID map[string]*pendingRequest
+	// recent are the ids answered last, so that an answer arriving after its request ended
+	// is known for the duplicate it is; ring is their order, for forgetting the oldest.
+	recent map[string]struct{}
+	ring   []string
+	next   int
 }
+
+// recentAnswers is how many answered ids are remembered after their requests ended.
+const recentAnswers = 1024
 
 type pendingRequest struct {
 	cancel   context.CancelCauseFunc
@@ -53,21 +62,43 @@ func (p *pendingRequests) track(ctx context.Context, id []byte, listen bool) (_ 
 	}
 }
 
-// settle marks the request with this raw id answered and reports whether the answer is the
-// first: a second answer for the same id is never relayed. A request answered on a stream
-// other than its own (elsewhere) has its own stream stopped.
+// settle marks the request with this raw id answered and reports whether the answer is to be
+// relayed: a second answer for an id, while its request runs or soon after, never is. An
+// answer for an id the relay knows nothing of (id null, say) is relayed as it came. A request
+// answered on a stream other than its own (elsewhere) has its own stream stopped.
 func (p *pendingRequests) settle(id string, elsewhere bool) bool {
 	p.mu.Lock()
 	entry := p.byID[id]
-	first := entry != nil && !entry.answered
-	if first {
-		entry.answered = true
+	switch {
+	case entry == nil:
+		_, dup := p.recent[id]
+		p.mu.Unlock()
+		return !dup
+	case entry.answered:
+		p.mu.Unlock()
+		return false
 	}
+	entry.answered = true
+	p.rememberLocked(id)
 	p.mu.Unlock()
-	if first && elsewhere {
+	if elsewhere {
 		entry.cancel(errAnsweredElsewhere)
 	}
-	return first
+	return true
+}
+
+// rememberLocked adds id to the recently answered ids, forgetting the oldest.
+func (p *pendingRequests) rememberLocked(id string) {
+	if p.recent == nil {
+		p.recent = make(map[string]struct{}, recentAnswers)
+		p.ring = make([]string, recentAnswers)
+	}
+	if old := p.ring[p.next]; old != "" {
+		delete(p.recent, old)
+	}
+	id = strings.Clone(id) // the caller's id may point into a message about to be released
+	p.ring[p.next], p.recent[id] = id, struct{}{}
+	p.next = (p.next + 1) % recentAnswers
 }
 
 // cancel ends the request with this raw id, if it is still in flight.

@@ -256,7 +256,7 @@ func (r *Relay) standaloneStream(s *session) {
 		sr := r.sseBufs.Reader(resp.Body)
 		sr.ResumeFrom(lastEventID)
 		var owed int // nothing is owed on this stream: relay until it ends
-		_ = r.pumpEvents(sr, &owed, false, func(msg []byte) {
+		_ = r.pumpEvents(sr, nil, &owed, false, func(msg []byte) {
 			delivered++
 			r.emit(msg, nil)
 		})
