@@ -146,11 +146,15 @@ func (r *Relay) deliverInSession(ctx context.Context, m *message, s *session) er
 	}
 }
 
-// post sends m once (with retries of transient failures) and relays the answer through sink,
-// or to the client when sink is nil.
-func (r *Relay) post(ctx context.Context, m *message, x exchange, sink func([]byte)) error {
-	if sink == nil {
-		sink = r.sinkFor(m)
+// A sink takes each server message of an answer with the raw ids of the responses in it,
+// parsed once where the message was read.
+type sink func(msg []byte, ids []string)
+
+// post sends m once (with retries of transient failures) and relays the answer through to,
+// or to the client when to is nil.
+func (r *Relay) post(ctx context.Context, m *message, x exchange, to sink) error {
+	if to == nil {
+		to = r.sinkFor(m)
 	}
 	resp, err := r.send(ctx, x)
 	if err != nil {
@@ -161,7 +165,7 @@ func (r *Relay) post(ctx context.Context, m *message, x exchange, sink func([]by
 		return err
 	}
 	m.release()
-	return r.consume(ctx, m, resp, nil, sink)
+	return r.consume(ctx, m, resp, nil, to)
 }
 
 // awaitStream waits, for at most StreamReadyWait, until the standalone stream has its first
@@ -180,24 +184,25 @@ func (r *Relay) awaitStream(ctx context.Context, ready <-chan struct{}) {
 
 // sinkFor returns where the server's messages for m go: stdout, each response settling its
 // request, and tools/list results teaching the relay the tools' header annotations.
-func (r *Relay) sinkFor(m *message) func([]byte) {
-	return func(msg []byte) {
+func (r *Relay) sinkFor(m *message) sink {
+	return func(msg []byte, ids []string) {
 		if m.kind == kindRequest && m.method == "tools/list" {
 			r.tools.learn(msg)
 		}
-		r.emit(msg, m)
+		r.emit(msg, ids, m)
 	}
 }
 
-// emit writes one server message to stdout unless it answers a request that already has its
-// answer. owner is the message whose stream carried it, nil for the standalone stream.
-func (r *Relay) emit(msg []byte, owner *message) {
+// emit writes one server message, whose responses have the raw ids given, to stdout unless it
+// answers a request that already has its answer. owner is the message whose stream carried
+// it, nil for the standalone stream.
+func (r *Relay) emit(msg []byte, ids []string, owner *message) {
 	first := true
-	forEachResponseID(msg, func(id string) {
+	for _, id := range ids {
 		if !r.pending.settle(id, !owner.owns(id)) {
 			first = false
 		}
-	})
+	}
 	if !first {
 		r.log.Debug("dropping a second answer for a request", "bytes", len(msg))
 		return
@@ -208,21 +213,21 @@ func (r *Relay) emit(msg []byte, owner *message) {
 // initialize starts a session: the response's session id and negotiated protocol version
 // are in force before the client sees the result, so that whatever it sends next carries them.
 func (r *Relay) initialize(ctx context.Context, m *message) error {
-	_, err := r.startSession(ctx, m, func(next *session, msg []byte, result bool) {
+	_, err := r.startSession(ctx, m, func(next *session, msg []byte, ids []string, result bool) {
 		if result {
 			r.endSession(r.sess.install(next, m.body))
 			r.log.Debug("session started", "session", next.id != "", "protocol_version", next.protocolVersion)
 		}
-		r.emit(msg, m)
+		r.emit(msg, ids, m)
 	})
 	return err
 }
 
 // startSession POSTs the initialize request m outside any session and passes every message of
-// the answer to sink, with result true for the initialize result. The new session carries the
-// answer's Mcp-Session-Id and, by the time sink sees the result, the protocol version the
+// the answer to to, with result true for the initialize result. The new session carries the
+// answer's Mcp-Session-Id and, by the time to sees the result, the protocol version the
 // result negotiated. When no result arrived the session is cancelled and nil.
-func (r *Relay) startSession(ctx context.Context, m *message, sink func(next *session, msg []byte, result bool)) (*session, error) {
+func (r *Relay) startSession(ctx context.Context, m *message, to func(next *session, msg []byte, ids []string, result bool)) (*session, error) {
 	resp, err := r.send(ctx, exchange{method: http.MethodPost, body: m.body, msg: m})
 	if err != nil {
 		return nil, err
@@ -233,13 +238,13 @@ func (r *Relay) startSession(ctx context.Context, m *message, sink func(next *se
 	}
 	next := r.sess.newSession(resp.Header.Get(wire.HeaderSessionID))
 	answered := false
-	err = r.consume(ctx, m, resp, next, func(msg []byte) {
-		result := !answered && countResponses(msg) > 0
+	err = r.consume(ctx, m, resp, next, func(msg []byte, ids []string) {
+		result := !answered && len(ids) > 0
 		if result {
 			next.protocolVersion = gjson.GetBytes(msg, "result.protocolVersion").String()
 			answered = true
 		}
-		sink(next, msg, result)
+		to(next, msg, ids, result)
 	})
 	if !answered {
 		next.cancel()
@@ -364,9 +369,9 @@ func (r *Relay) checkStatus(resp *http.Response, s *session) error {
 	return statusError(resp.StatusCode, body, hint)
 }
 
-// consume relays the messages of a successful response through sink: nothing for 202, one
+// consume relays the messages of a successful response through to: nothing for 202, one
 // JSON body, or every event of an SSE stream as it arrives.
-func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s *session, sink func([]byte)) error {
+func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s *session, to sink) error {
 	defer resp.Body.Close()
 	expected := m.responsesExpected()
 	if resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusNoContent {
@@ -378,7 +383,7 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch mediaType {
 	case "text/event-stream":
-		return r.relayStream(ctx, m, resp.Body, s, sink)
+		return r.relayStream(ctx, m, resp.Body, s, to)
 	case "application/json":
 		body, err := readBodyLimit(resp.Body, resp.ContentLength, int64(r.cfg.MaxMessageSize))
 		if err != nil {
@@ -390,7 +395,7 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 		if err := jsonscan.Valid(body, 0); err != nil {
 			return fmt.Errorf("upstream answered HTTP %d with invalid JSON (%v): %s", resp.StatusCode, err, wire.Excerpt(body))
 		}
-		sink(body)
+		to(body, responseIDs(body, nil))
 		return nil
 	default:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -404,14 +409,14 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 // relayStream relays a POST's event stream. When it ends or breaks before every response the
 // request is owed has arrived, it is resumed with GET and Last-Event-ID, so the server replays
 // only what came after the last event seen.
-func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser, s *session, sink func([]byte)) error {
+func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser, s *session, to sink) error {
 	expected := m.responsesExpected()
 	pending := expected
 	if m.kind == kindBatch {
-		relay := sink
-		sink = func(msg []byte) {
-			m.noteAnswers(msg)
-			relay(msg)
+		relay := to
+		to = func(msg []byte, ids []string) {
+			m.noteAnswers(ids)
+			relay(msg, ids)
 		}
 	}
 	sr := r.sseBufs.Reader(body)
@@ -420,7 +425,7 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 	// or Cloud Run ends now and then goes on as long as each stream delivers something.
 	resumes, progressID := 0, ""
 	for {
-		err := r.pumpEvents(sr, m, &pending, expected > 0, sink)
+		err := r.pumpEvents(sr, m, &pending, expected > 0, to)
 		body.Close()
 		if expected == 0 || pending <= 0 {
 			return nil
@@ -483,10 +488,11 @@ func (e *streamEndedError) Error() string {
 	return "upstream event stream stopped before the response arrived (" + e.why + "); protocol 2026-07-28 streams cannot be resumed and the request may have run, so it was not sent again"
 }
 
-// pumpEvents writes each event's message through sink until the stream ends or, when
+// pumpEvents writes each event's message through to until the stream ends or, when
 // untilDone, the responses owed to m have all arrived (an answer with another id, such as a
 // server's id-null error, is relayed but owes nothing).
-func (r *Relay) pumpEvents(sr *sse.Reader, m *message, pending *int, untilDone bool, sink func([]byte)) error {
+func (r *Relay) pumpEvents(sr *sse.Reader, m *message, pending *int, untilDone bool, to sink) error {
+	var ids []string
 	for !untilDone || *pending > 0 {
 		ev, err := sr.Next()
 		if err != nil {
@@ -496,10 +502,11 @@ func (r *Relay) pumpEvents(sr *sse.Reader, m *message, pending *int, untilDone b
 			r.log.Warn("dropping an upstream event whose data is not JSON", "bytes", len(ev.Data), "error", err)
 			continue
 		}
+		ids = responseIDs(ev.Data, ids[:0])
 		if untilDone {
-			*pending -= m.ownedResponses(ev.Data)
+			*pending -= m.owned(ids)
 		}
-		sink(ev.Data)
+		to(ev.Data, ids)
 	}
 	return nil
 }

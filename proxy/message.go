@@ -74,14 +74,14 @@ func (m *message) owns(id string) bool {
 	return false
 }
 
-// ownedResponses counts the responses in a server message that answer requests of m.
-func (m *message) ownedResponses(msg []byte) int {
+// owned counts the ids (of responses) that answer requests of m.
+func (m *message) owned(ids []string) int {
 	n := 0
-	forEachResponseID(msg, func(id string) {
+	for _, id := range ids {
 		if m.owns(id) {
 			n++
 		}
-	})
+	}
 	return n
 }
 
@@ -89,22 +89,14 @@ func (m *message) ownedResponses(msg []byte) int {
 // as long as the client keeps it.
 func (m *message) isListen() bool { return m.kind == kindRequest && m.method == "subscriptions/listen" }
 
-// noteAnswers records the ids of the responses in msg, one of m's batch answers.
-func (m *message) noteAnswers(msg []byte) {
-	note := func(v gjson.Result) {
-		if wire.IsResponse(v) {
-			if m.answered == nil {
-				m.answered = map[string]bool{}
-			}
-			m.answered[v.Get("id").Raw] = true
+// noteAnswers records ids, the responses of one of m's batch answers.
+func (m *message) noteAnswers(ids []string) {
+	for _, id := range ids {
+		if m.answered == nil {
+			m.answered = map[string]bool{}
 		}
+		m.answered[strings.Clone(id)] = true // id points into a buffer the next event reuses
 	}
-	v := gjson.ParseBytes(msg)
-	if v.IsArray() {
-		v.ForEach(func(_, e gjson.Result) bool { note(e); return true })
-		return
-	}
-	note(v)
 }
 
 func classify(body []byte) message {
@@ -191,37 +183,20 @@ func (m *message) responsesExpected() int {
 	return 0
 }
 
-// isResponse reports whether a server message is a JSON-RPC response (or a batch of them)
-// rather than a request or notification, and how many responses it holds.
-func countResponses(msg []byte) int {
-	v := gjson.Parse(view(msg))
-	if v.IsArray() {
-		n := 0
-		v.ForEach(func(_, e gjson.Result) bool {
-			if wire.IsResponse(e) {
-				n++
-			}
-			return true
-		})
-		return n
-	}
-	if wire.IsResponse(v) {
-		return 1
-	}
-	return 0
-}
-
-// forEachResponseID calls fn with the raw id of each response in a server message.
-func forEachResponseID(msg []byte, fn func(id string)) {
+// responseIDs appends to ids the raw id of each response in a server message, parsed once
+// for every use: settling requests, counting what a stream still owes, noting batch answers.
+// The ids point into msg: they are valid while msg is.
+func responseIDs(msg []byte, ids []string) []string {
 	v := gjson.Parse(view(msg))
 	each := func(e gjson.Result) {
 		if wire.IsResponse(e) {
-			fn(e.Get("id").Raw)
+			ids = append(ids, e.Get("id").Raw)
 		}
 	}
 	if v.IsArray() {
 		v.ForEach(func(_, e gjson.Result) bool { each(e); return true })
-		return
+		return ids
 	}
 	each(v)
+	return ids
 }

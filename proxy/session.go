@@ -152,7 +152,7 @@ func (r *Relay) renewSession(ctx context.Context, expired *session) (*session, e
 // notification (or a plain one if the client's was never seen).
 func (r *Relay) replayHandshake(ctx context.Context, initialize, note []byte) (*session, error) {
 	init := classify(initialize)
-	next, err := r.startSession(ctx, &init, func(*session, []byte, bool) {})
+	next, err := r.startSession(ctx, &init, func(*session, []byte, []string, bool) {})
 	if err == nil && next == nil {
 		err = errors.New("the server answered without a result")
 	}
@@ -256,9 +256,9 @@ func (r *Relay) standaloneStream(s *session) {
 		sr := r.sseBufs.Reader(resp.Body)
 		sr.ResumeFrom(lastEventID)
 		var owed int // nothing is owed on this stream: relay until it ends
-		_ = r.pumpEvents(sr, nil, &owed, false, func(msg []byte) {
+		_ = r.pumpEvents(sr, nil, &owed, false, func(msg []byte, ids []string) {
 			delivered++
-			r.emit(msg, nil)
+			r.emit(msg, ids, nil)
 		})
 		resp.Body.Close()
 		lastEventID = sr.LastEventID

@@ -53,10 +53,10 @@ func (r *Relay) listen(ctx context.Context, m *message) error {
 	for {
 		opened := time.Now()
 		var delivered atomic.Int64
-		sink := r.sinkFor(m)
-		err := r.post(withBudget(ctx, newBudget(r.cfg.RetryMax, r.cfg.RetryBudget)), m, x, func(msg []byte) {
+		relay := r.sinkFor(m)
+		err := r.post(withBudget(ctx, newBudget(r.cfg.RetryMax, r.cfg.RetryBudget)), m, x, func(msg []byte, ids []string) {
 			delivered.Add(1)
-			sink(msg)
+			relay(msg, ids)
 		})
 		var ended *streamEndedError
 		var serr *serverError
@@ -95,8 +95,8 @@ func (r *Relay) refreshTools(ctx context.Context, call *message) error {
 		body = append(body, "}}"...)
 		list := classify(body)
 		next := ""
-		err := r.post(ctx, &list, exchange{method: http.MethodPost, body: body, msg: &list, version: call.version}, func(msg []byte) {
-			if countResponses(msg) > 0 {
+		err := r.post(ctx, &list, exchange{method: http.MethodPost, body: body, msg: &list, version: call.version}, func(msg []byte, ids []string) {
+			if len(ids) > 0 {
 				r.tools.learn(msg)
 				next = gjson.GetBytes(msg, "result.nextCursor").String()
 			}
