@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -37,6 +38,12 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 		// of a large message from lingering as resident memory (peak RSS 56 -> 37 MB in
 		// make bench, same speed). GOMEMLIMIT overrides it.
 		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// The relay waits on pipes and sockets and computes little; with one processor its
+		// goroutines hand work to each other without waking a second thread, about half the
+		// CPU time per message (make bench). GOMAXPROCS overrides it.
+		runtime.GOMAXPROCS(1)
 	}
 	log := newLogger(s.Stderr, c.slogLevel())
 	if isTerminal(s.Stdin) {

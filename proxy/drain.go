@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"time"
@@ -44,8 +45,17 @@ type heldBody struct {
 }
 
 func (h *heldBody) reader() (io.ReadCloser, error) {
+	if len(h.b) <= smallBody {
+		// Go's transport writes a body it knows to be in memory with the request's headers,
+		// in one write: one system call fewer per message, and no half request on the wire.
+		return io.NopCloser(bytes.NewReader(h.b)), nil
+	}
 	return io.NopCloser(&releasingReader{b: h.b}), nil
 }
+
+// smallBody is the size up to which a request body is sent with its headers in one write;
+// keeping it alive until the answer is read costs little below it.
+const smallBody = 64 << 10
 
 // A releasingReader reads b and lets it go at its end.
 type releasingReader struct {

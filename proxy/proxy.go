@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/rawio"
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/sse"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,6 +163,8 @@ func New(cfg Config) (*Relay, error) {
 // [Config.ShutdownGrace] to finish; the session is deleted upstream. Run returns an error when
 // stdin or stdout failed, or the [StartupError] that kept the relay from working.
 func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	stdin, stdout, restore := rawStdio(stdin, stdout)
+	defer restore()
 	r.out = newLineWriter(stdout, r.log)
 
 	// work is cancelled once the grace period after shutdown runs out.
@@ -193,6 +197,19 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 		runErr = se
 	}
 	return runErr
+}
+
+// rawStdio has stdin and stdout read and written as rawio does when they are pipes or
+// sockets, as an MCP client's are; restore undoes it.
+func rawStdio(stdin io.Reader, stdout io.Writer) (io.Reader, io.Writer, func()) {
+	restoreIn, restoreOut := func() {}, func() {}
+	if f, ok := stdin.(*os.File); ok {
+		stdin, restoreIn = rawio.File(f)
+	}
+	if f, ok := stdout.(*os.File); ok {
+		stdout, restoreOut = rawio.File(f)
+	}
+	return stdin, stdout, func() { restoreIn(); restoreOut() }
 }
 
 // awaitShutdown waits until stdin ends, ctx is cancelled or stdout fails.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/rawio"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -249,6 +250,14 @@ func newTransport(cfg *Config, base http.RoundTripper, log *slog.Logger) http.Ro
 		t.MaxIdleConns = 512
 		t.MaxIdleConnsPerHost = 256
 		t.ForceAttemptHTTP2 = true
+		dial := (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return rawio.Conn(c), nil
+		}
 		base = t
 	}
 	retry := &retryTransport{next: base, log: log, waitMin: cfg.RetryWaitMin, waitMax: cfg.RetryWaitMax, gatewayWindow: cfg.GatewayRetryWindow}
