@@ -80,6 +80,11 @@ func (c *runCmd) Run(ctx context.Context, s *streams) error {
 		UserAgent:      "mcp-cloudrun-proxy/" + version,
 		Logger:         log,
 		MaxMessageSize: c.MaxMessageSize << 20,
+		// The proxy idles beside its client for hours between bursts of calls: once a burst
+		// is over, one collection hands what it freed back to the system instead of keeping
+		// it for the next burst (make bench: idle RSS 16.4 -> 14.0 MB, 2 s after the load
+		// 30.5 -> 16.7 MB).
+		OnIdle: debug.FreeOSMemory,
 		RejectionHint: func() string {
 			cache, err := auth.ready(context.Background())
 			if err != nil {

@@ -73,6 +73,12 @@ type Config struct {
 	// standalone event stream to open, so that a server request sent right after
 	// initialization has somewhere to go. Zero means 3 seconds.
 	StreamReadyWait time.Duration
+	// OnIdle, when set, is called each time no client message has been in flight for
+	// IdleAfter, once per quiet spell: the process may give memory back then.
+	OnIdle func()
+	// IdleAfter is how long the relay is quiet before OnIdle is called. Zero means 500 ms:
+	// the turn of an MCP client (a person reading, a model thinking) lasts seconds.
+	IdleAfter time.Duration
 }
 
 // A Relay connects one stdio MCP client to one Streamable HTTP MCP server.
@@ -129,6 +135,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.StreamReadyWait == 0 {
 		cfg.StreamReadyWait = 3 * time.Second
+	}
+	if cfg.IdleAfter <= 0 {
+		cfg.IdleAfter = 500 * time.Millisecond
 	}
 	if cfg.RetryWaitMin == 0 {
 		cfg.RetryWaitMin = 250 * time.Millisecond
@@ -243,6 +252,8 @@ type dispatcher struct {
 
 	mu     sync.Mutex
 	closed bool // no more handlers start: Run is waiting for those that did
+	active int  // handlers running
+	quiet  *time.Timer
 }
 
 func closedChan() chan struct{} {
@@ -282,7 +293,7 @@ func (d *dispatcher) dispatch(line []byte) bool {
 		return false
 	}
 	go func() {
-		defer d.inflight.Done()
+		defer d.finish()
 		defer d.r.releaseSlot(&m, d.slots)
 		if done != nil {
 			defer close(done)
@@ -306,7 +317,27 @@ func (d *dispatcher) start() bool {
 		return false
 	}
 	d.inflight.Add(1)
+	d.active++
+	if d.quiet != nil {
+		d.quiet.Stop()
+	}
 	return true
+}
+
+// finish counts a handler out; the last one starts the wait for Config.OnIdle.
+func (d *dispatcher) finish() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.active--
+	d.inflight.Done()
+	if d.active > 0 || d.closed || d.r.cfg.OnIdle == nil {
+		return
+	}
+	if d.quiet == nil {
+		d.quiet = time.AfterFunc(d.r.cfg.IdleAfter, d.r.cfg.OnIdle)
+		return
+	}
+	d.quiet.Reset(d.r.cfg.IdleAfter)
 }
 
 // close stops new handlers from starting.
@@ -314,6 +345,9 @@ func (d *dispatcher) close() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true
+	if d.quiet != nil {
+		d.quiet.Stop()
+	}
 }
 
 // takeSlot waits for room for m when it awaits an answer; notifications and the client's

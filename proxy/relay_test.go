@@ -731,3 +731,50 @@ func TestFreshConnectionClosedByServerIsNotReplayed(t *testing.T) {
 		t.Errorf("upstream calls %d: a request that reached the server on a new connection must not be replayed", n)
 	}
 }
+
+func TestOnIdleIsCalledOncePerQuietSpell(t *testing.T) {
+	const quiet = 50 * time.Millisecond
+	idle := make(chan time.Time, 10)
+	hold := make(chan struct{})
+	h := startRelay(t, jsonHandler(func(_ *http.Request, body []byte) []byte {
+		if gjson.GetBytes(body, "id").Int() == 1 {
+			<-hold
+		}
+		return []byte(`{"jsonrpc":"2.0","id":` + gjson.GetBytes(body, "id").Raw + `,"result":{}}`)
+	}), func(c *Config) {
+		c.IdleAfter = quiet
+		c.OnIdle = func() { idle <- time.Now() }
+	})
+	noCall := func(why string) {
+		t.Helper()
+		select {
+		case <-idle:
+			t.Fatalf("OnIdle was called %s", why)
+		case <-time.After(4 * quiet):
+		}
+	}
+	h.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call"}`)
+	noCall("while a request was in flight")
+	close(hold)
+	h.next()
+	answered := time.Now()
+	select {
+	case at := <-idle:
+		if d := at.Sub(answered); d < quiet*8/10 {
+			t.Fatalf("OnIdle came %v after the answer, want about %v", d, quiet)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnIdle was not called after the burst")
+	}
+	noCall("twice in one quiet spell")
+	for i := 2; i <= 4; i++ {
+		h.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call"}`, i))
+		h.next()
+	}
+	select {
+	case <-idle:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnIdle was not called after the second burst")
+	}
+	noCall("twice after the second burst")
+}
