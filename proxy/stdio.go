@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 )
 
@@ -125,45 +126,103 @@ func trimLineEnding(line []byte) []byte {
 }
 
 // A lineWriter writes whole messages to stdout, one per line. It is the only writer of
-// stdout: a mutex keeps messages from interleaving.
+// stdout. Messages that are ready together go out in one write: the writer that finds none
+// under way writes for all, after letting the other ready goroutines add theirs.
 type lineWriter struct {
 	log *slog.Logger
+	w   io.Writer
 
 	mu       sync.Mutex
-	w        *bufio.Writer
+	drained  *sync.Cond // pending shrank or writing failed
+	pending  []byte     // lines waiting for the write under way
+	spare    []byte
+	writing  bool
 	writeErr error
 	// failed is closed when a write fails: the client has gone and the relay shuts down.
 	failed chan struct{}
 }
 
+// maxPending bounds the lines waiting for stdout: a client that stops reading holds its
+// answers' writers here, and through them the reading of stdin.
+const maxPending = 1 << 20
+
+// directWrite is the size from which a message is written from where it is rather than
+// copied into the pending lines.
+const directWrite = 64 << 10
+
 func newLineWriter(w io.Writer, log *slog.Logger) *lineWriter {
-	return &lineWriter{w: bufio.NewWriterSize(w, 64*1024), log: log, failed: make(chan struct{})}
+	lw := &lineWriter{w: w, log: log, failed: make(chan struct{})}
+	lw.drained = sync.NewCond(&lw.mu)
+	return lw
 }
 
 // writeMessage writes msg and a newline. A JSON text holds raw CR or LF bytes only as
 // insignificant whitespace (inside strings they must be escaped), so dropping them keeps the
-// message byte-for-byte otherwise and makes it one line.
+// message byte-for-byte otherwise and makes it one line. msg is not used after it returns.
 func (lw *lineWriter) writeMessage(msg []byte) {
 	msg = bytes.TrimSpace(msg)
 	if bytes.ContainsAny(msg, "\r\n") {
 		msg = stripLineBreaks(msg)
 	}
 	lw.mu.Lock()
-	defer lw.mu.Unlock()
+	for lw.writeErr == nil && len(lw.pending) > 0 && len(lw.pending)+len(msg) >= maxPending {
+		lw.drained.Wait()
+	}
 	if lw.writeErr != nil {
+		lw.mu.Unlock()
 		return
 	}
-	_, err := lw.w.Write(msg)
-	if err == nil {
-		err = lw.w.WriteByte('\n')
+	if lw.writing || len(msg) < directWrite {
+		lw.pending = append(append(lw.pending, msg...), '\n')
+		if lw.writing {
+			lw.mu.Unlock()
+			return
+		}
+		msg = nil
 	}
-	if err == nil {
-		err = lw.w.Flush()
+	lw.writing = true
+	lw.mu.Unlock()
+	if msg != nil {
+		lw.write(msg, []byte{'\n'})
+	} else {
+		// Let the answers that became ready with this one join its write.
+		runtime.Gosched()
 	}
-	if err != nil {
-		lw.writeErr = err
-		lw.log.Warn("cannot write to stdout; dropping messages from now on", "error", err)
-		close(lw.failed)
+	lw.writePending()
+}
+
+// writePending writes the pending lines until none is left; the caller is the writer.
+func (lw *lineWriter) writePending() {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	for len(lw.pending) > 0 && lw.writeErr == nil {
+		buf := lw.pending
+		lw.pending = lw.spare[:0]
+		lw.mu.Unlock()
+		lw.write(buf)
+		lw.mu.Lock()
+		if cap(buf) <= maxPending {
+			lw.spare = buf[:0]
+		}
+		lw.drained.Broadcast()
+	}
+	lw.writing = false
+}
+
+// write writes parts in order, and on failure makes every later message a no-op.
+func (lw *lineWriter) write(parts ...[]byte) {
+	for _, p := range parts {
+		if _, err := lw.w.Write(p); err != nil {
+			lw.mu.Lock()
+			defer lw.mu.Unlock()
+			if lw.writeErr == nil {
+				lw.writeErr = err
+				lw.log.Warn("cannot write to stdout; dropping messages from now on", "error", err)
+				close(lw.failed)
+			}
+			lw.drained.Broadcast()
+			return
+		}
 	}
 }
 
