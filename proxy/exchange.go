@@ -271,9 +271,12 @@ type exchange struct {
 // retries what is transient. A refusal of fresh credentials is an error that says what to
 // check; other statuses are the caller's to judge.
 func (r *Relay) send(ctx context.Context, x exchange) (*http.Response, error) {
+	// The response's body cancels the request when it is closed (see drainingBody).
+	ctx, cancel := context.WithCancel(ctx)
 	held := &heldBody{b: x.body}
 	req, err := http.NewRequestWithContext(ctx, x.method, r.cfg.URL, nil)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("build %s request: %w", x.method, err)
 	}
 	if x.body != nil {
@@ -282,9 +285,7 @@ func (r *Relay) send(ctx context.Context, x exchange) (*http.Response, error) {
 		req.ContentLength = int64(len(x.body))
 	}
 	r.setHeaders(req.Header, x)
-	// The response's body cancels the request when it is closed (see drainingBody).
-	ctx, cancel := context.WithCancel(ctx)
-	resp, err := r.http.Do(req.WithContext(ctx))
+	resp, err := r.rt.RoundTrip(req)
 	held.b = nil // no more attempts: the request, which the transport keeps, lets the bytes go
 	if err != nil {
 		cancel()

@@ -85,9 +85,12 @@ type Config struct {
 type Relay struct {
 	cfg      Config
 	endpoint *url.URL
-	http     *http.Client
-	log      *slog.Logger
-	out      *lineWriter
+	// rt makes the relay's requests: credentials over retries over pooled connections. It
+	// is called directly, without an http.Client: the relay never follows redirects, and a
+	// Client copies every request's headers for the redirects it might follow.
+	rt  http.RoundTripper
+	log *slog.Logger
+	out *lineWriter
 
 	sess    sessionState
 	streams sync.WaitGroup // standalone GET streams and background DELETEs
@@ -158,11 +161,7 @@ func New(cfg Config) (*Relay, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	client := &http.Client{
-		Transport:     newTransport(&cfg, cfg.Transport, logger),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	r := &Relay{cfg: cfg, endpoint: u, http: client, log: logger}
+	r := &Relay{cfg: cfg, endpoint: u, rt: newTransport(&cfg, cfg.Transport, logger), log: logger}
 	r.sseBufs.MaxEvent = cfg.MaxMessageSize
 	return r, nil
 }
@@ -198,7 +197,9 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	r.streams.Wait()
 
 	r.deleteSession(context.WithoutCancel(ctx), r.sess.current())
-	r.http.CloseIdleConnections()
+	if c, ok := r.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 	if err := r.out.err(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write stdout: %w", err)
 	}

@@ -77,6 +77,18 @@ func budgetFrom(ctx context.Context) *budget {
 	return b
 }
 
+// CloseIdleConnections closes the idle connections of the transport underneath.
+func (t *authTransport) CloseIdleConnections() { closeIdle(t.next) }
+
+// CloseIdleConnections closes the idle connections of the transport underneath.
+func (t *retryTransport) CloseIdleConnections() { closeIdle(t.next) }
+
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // authTransport is the outer layer of the relay's transport: it sets the credentials and, when
 // the server refuses them, marks them rejected and tries once more with fresh ones, within
 // the request's budget. A second refusal is returned as it is, for the relay to explain.
