@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -21,23 +22,53 @@ import (
 
 // A conn reads and writes through rc with raw nonblocking system calls.
 type conn struct {
-	rc syscall.RawConn
+	rc     syscall.RawConn
+	rd, wr *op
+}
+
+func newConn(rc syscall.RawConn) conn {
+	return conn{rc: rc, rd: newOp(syscall.SYS_READ), wr: newOp(syscall.SYS_WRITE)}
+}
+
+// An op is one direction's system call, with its arguments and results in fields and its
+// callback bound once: a closure per call would be a heap allocation per read and write.
+type op struct {
+	mu    sync.Mutex
+	trap  uintptr
+	p     []byte
+	n     int
+	errno syscall.Errno
+	call  func(fd uintptr) bool
+}
+
+func newOp(trap uintptr) *op {
+	o := &op{trap: trap}
+	o.call = func(fd uintptr) bool {
+		o.n, o.errno = rawCall(o.trap, fd, o.p)
+		return o.errno != syscall.EAGAIN
+	}
+	return o
+}
+
+// do makes the call on p through wait (the RawConn's Read or Write), which waits in the
+// poller for as long as the call would block.
+func (o *op) do(wait func(func(uintptr) bool) error, p []byte) (int, syscall.Errno, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.p = p
+	err := wait(o.call)
+	o.p = nil
+	return o.n, o.errno, err
 }
 
 func (c conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		n, errno = rawCall(syscall.SYS_READ, fd, p)
-		return errno != syscall.EAGAIN
-	})
-	if err != nil {
-		return 0, err
-	}
+	n, errno, err := c.rd.do(c.rc.Read, p)
 	switch {
+	case err != nil:
+		return 0, err
 	case errno != 0:
 		return 0, errno
 	case n == 0:
@@ -49,12 +80,7 @@ func (c conn) Read(p []byte) (int, error) {
 func (c conn) Write(p []byte) (int, error) {
 	written := 0
 	for written < len(p) {
-		var n int
-		var errno syscall.Errno
-		err := c.rc.Write(func(fd uintptr) bool {
-			n, errno = rawCall(syscall.SYS_WRITE, fd, p[written:])
-			return errno != syscall.EAGAIN
-		})
+		n, errno, err := c.wr.do(c.rc.Write, p[written:])
 		if err != nil {
 			return written, err
 		}
@@ -89,7 +115,7 @@ func File(f *os.File) (rw io.ReadWriter, restore func()) {
 		// Already in the poller (nonblocking when it was opened): its descriptor cannot be
 		// added a second time.
 		if rc, err := f.SyscallConn(); err == nil {
-			return conn{rc: rc}, func() {}
+			return newConn(rc), func() {}
 		}
 		return f, func() {}
 	}
@@ -114,7 +140,7 @@ func File(f *os.File) (rw io.ReadWriter, restore func()) {
 		restore()
 		return f, func() {}
 	}
-	return conn{rc: rc}, restore
+	return newConn(rc), restore
 }
 
 func pipeOrSocket(fd int) bool {
@@ -150,7 +176,7 @@ func Conn(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &netConn{Conn: c, raw: conn{rc: rc}}
+	return &netConn{Conn: c, raw: newConn(rc)}
 }
 
 type netConn struct {
