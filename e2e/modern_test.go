@@ -26,22 +26,6 @@ var serverModes = []struct {
 	{name: "stateless 2026 only", opts: fakecloudrun.Options{Stateless: true, ProtocolVersions: []string{"2026-07-28"}}, stateless: true},
 }
 
-// idTokenTransport gives a direct go-sdk client what the proxy adds: a fresh ID token.
-type idTokenTransport struct {
-	cfg fakegoogle.GcloudConfig
-	aud string
-}
-
-func (b idTokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	tok, err := b.cfg.IdentityToken(r.Context(), http.DefaultClient, b.aud, "")
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+tok)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // connectDirect connects a go-sdk client (default protocol: 2026-07-28 first) straight to
 // the fake Cloud Run, as the reference for what the proxy must reproduce.
 func connectDirect(t *testing.T, e *env, ev *clientEvents) *mcp.ClientSession {
@@ -62,7 +46,7 @@ func connectDirect(t *testing.T, e *env, ev *clientEvents) *mcp.ClientSession {
 			}
 		},
 	})
-	tr := &mcp.StreamableClientTransport{Endpoint: e.crun.URL(), HTTPClient: &http.Client{Transport: idTokenTransport{cfg, e.crun.Origin()}}}
+	tr := &mcp.StreamableClientTransport{Endpoint: e.crun.URL(), HTTPClient: &http.Client{Transport: cfg.Transport(e.crun.Origin())}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cs, err := client.Connect(ctx, tr, nil)

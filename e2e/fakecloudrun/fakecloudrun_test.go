@@ -44,22 +44,6 @@ func newEnv(t *testing.T, opts fakecloudrun.Options) *env {
 	return &env{google: g, crun: c, sa: sa}
 }
 
-// bearer adds a fresh ID token for aud to every request.
-type bearer struct {
-	cfg fakegoogle.GcloudConfig
-	aud string
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	tok, err := b.cfg.IdentityToken(r.Context(), http.DefaultClient, b.aud, "")
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+tok)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 type events struct {
 	mu         sync.Mutex
 	progress   []string
@@ -110,7 +94,7 @@ func (e *env) connect(t *testing.T, ev *events) *mcp.ClientSession {
 		}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, opts)
-	tr := &mcp.StreamableClientTransport{Endpoint: e.crun.URL(), HTTPClient: &http.Client{Transport: bearer{e.sa, e.crun.Origin()}}}
+	tr := &mcp.StreamableClientTransport{Endpoint: e.crun.URL(), HTTPClient: &http.Client{Transport: e.sa.Transport(e.crun.Origin())}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cs, err := client.Connect(ctx, tr, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})

@@ -22,6 +22,27 @@ import (
 // ErrLoggedOut is returned by the [GcloudConfig] methods when no account is active.
 var ErrLoggedOut = errors.New("no active account")
 
+// Transport returns a RoundTripper that adds a fresh ID token for audience to every request,
+// as the proxy does: what a direct client measured or compared against the proxy uses.
+func (c GcloudConfig) Transport(audience string) http.RoundTripper {
+	return idTokenTransport{cfg: c, aud: audience}
+}
+
+type idTokenTransport struct {
+	cfg GcloudConfig
+	aud string
+}
+
+func (t idTokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	tok, err := t.cfg.IdentityToken(r.Context(), http.DefaultClient, t.aud, "")
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
 // IdentityToken obtains an ID token the way gcloud does for the active account: user accounts
 // get aud = the OAuth client id, service accounts get audience (gcloud's client id when
 // empty), and impersonate mints for that service account through IAM Credentials.
