@@ -34,6 +34,9 @@ type results struct {
 	remote time.Duration
 	// cpuPerCall is the proxy's CPU time (user+system) per sequential call; zero for direct.
 	cpuPerCall time.Duration
+	// switchesPerCall is how many times the proxy's threads went to sleep or were preempted
+	// per sequential call: on a virtual machine each costs tens of microseconds.
+	switchesPerCall float64
 	// statelessP50 is the p50 of sequential echo calls against a stateless server speaking
 	// only 2026-07-28; zero when not measured.
 	statelessP50 time.Duration
@@ -88,6 +91,8 @@ type path struct {
 	big  []time.Duration
 	tput time.Duration // total time of the throughput rounds
 	cpu  time.Duration // the proxy's CPU time during the sequential calls
+	// switches counts the proxy's context switches during the sequential calls.
+	switches int64
 }
 
 // blocks is how many slices each measurement is cut into. The two paths take turns slice by
@@ -188,6 +193,7 @@ func measure(ctx context.Context, o options, paths []*path, log io.Writer) error
 		r.cold = median(p.cold)
 		if n := len(p.lat); n > 0 && p.conn.pid != 0 {
 			r.cpuPerCall = p.cpu / time.Duration(n)
+			r.switchesPerCall = float64(p.switches) / float64(n)
 		}
 		fmt.Fprintf(log, "bench: %s: p50 %v p99 %v, %.0f calls/s, large %v, cold %v\n", p.name, r.p50, r.p99, r.throughput, r.large, r.cold)
 	}
@@ -214,9 +220,13 @@ func measure(ctx context.Context, o options, paths []*path, log io.Writer) error
 func (p *path) sequential(ctx context.Context, block, n int, delay time.Duration, into *[]time.Duration) error {
 	pid := p.conn.pid
 	var cpu0 time.Duration
+	var sw0 int64
 	if pid != 0 && delay == 0 {
 		var err error
 		if cpu0, err = procCPU(pid); err != nil {
+			return err
+		}
+		if sw0, err = procSwitches(pid); err != nil {
 			return err
 		}
 	}
@@ -232,7 +242,12 @@ func (p *path) sequential(ctx context.Context, block, n int, delay time.Duration
 		if err != nil {
 			return err
 		}
+		sw1, err := procSwitches(pid)
+		if err != nil {
+			return err
+		}
 		p.cpu += cpu1 - cpu0
+		p.switches += sw1 - sw0
 	}
 	return nil
 }
@@ -328,6 +343,32 @@ func procCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// procSwitches is the number of voluntary and involuntary context switches of all of process
+// pid's threads (Linux).
+func procSwitches(pid int) (int64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read the proxy's threads (Linux /proc only): %w", err)
+	}
+	var total int64
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range splitLines(string(b)) {
+			if k, v, ok := cut(line, ":"); ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("/proc/%d/task/%s/status: %s: %w", pid, task.Name(), k, err)
+				}
+				total += n
+			}
+		}
+	}
+	return total, nil
 }
 
 func splitLines(s string) []string { return strings.Split(s, "\n") }

@@ -38,6 +38,7 @@ func printTable(w io.Writer, o options, d, p results) {
 	add("proxy RSS 2 s after the load", "-", mb(p.afterRSS), "-", "(for information)", "")
 	add("stdio round trip the proxy answers itself (parse error), p50", "-", ms(p.hop), "-", "(for information: the hop's floor)", "")
 	add("proxy CPU time per sequential echo call", "-", ms(p.cpuPerCall), "-", "<= 0.12 ms", verdict(p.cpuPerCall <= 120*time.Microsecond))
+	add("proxy thread switches per sequential echo call", "-", fmt.Sprintf("%.2f", p.switchesPerCall), "-", "(for information: 2 is the floor, one wait for stdin and one for the server)", "")
 	if p.statelessP50 > 0 {
 		r = ratio(float64(p.statelessP50), float64(d.statelessP50))
 		add(fmt.Sprintf("echo latency p50, stateless 2026-07-28 server (%d sequential calls)", o.seqCalls/2), ms(d.statelessP50), ms(p.statelessP50), fmt.Sprintf("%.2fx", r), "(for information)", "")
