@@ -180,7 +180,7 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	defer cancelWork(nil)
 	r.sess.init(work)
 
-	d := &dispatcher{r: r, ctx: ctx, work: work, barrier: closedChan(), slots: make(chan struct{}, r.cfg.MaxInFlight), jobs: make(chan func())}
+	d := &dispatcher{r: r, ctx: ctx, work: work, barrier: closedChan(), slots: make(chan struct{}, r.cfg.MaxInFlight), workers: &workers{ctx: work, idleAfter: time.Second}}
 	end := make(chan error, 1)
 	go func() { end <- d.readStdin(stdin) }()
 	runErr := r.awaitShutdown(ctx, end)
@@ -251,11 +251,11 @@ type dispatcher struct {
 	slots     chan struct{}
 	inflight  sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool // no more handlers start: Run is waiting for those that did
-	active int  // handlers running
-	quiet  *time.Timer
-	jobs   chan func() // handed to an idle worker
+	mu      sync.Mutex
+	closed  bool // no more handlers start: Run is waiting for those that did
+	active  int  // handlers running
+	quiet   *time.Timer
+	workers *workers
 }
 
 func closedChan() chan struct{} {
@@ -294,7 +294,7 @@ func (d *dispatcher) dispatch(line []byte) bool {
 	if !d.r.takeSlot(d.ctx, &m, d.slots) || !d.start() {
 		return false
 	}
-	d.run(func() {
+	d.workers.run(func() {
 		defer d.finish()
 		defer d.r.releaseSlot(&m, d.slots)
 		if done != nil {
@@ -309,36 +309,6 @@ func (d *dispatcher) dispatch(line []byte) bool {
 		d.r.handle(d.work, &m)
 	})
 	return true
-}
-
-// workerIdle is how long a handler goroutine waits for the next message before it ends.
-const workerIdle = time.Second
-
-// run hands job to an idle handler goroutine, or starts one. A goroutine that relayed a
-// message has grown its stack to what the next one needs: a new goroutine per message
-// grew (copied) its stack on every message, 5 % of the relay's CPU time.
-func (d *dispatcher) run(job func()) {
-	select {
-	case d.jobs <- job:
-	default:
-		go d.worker(job)
-	}
-}
-
-func (d *dispatcher) worker(job func()) {
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
-		job()
-		idle.Reset(workerIdle)
-		select {
-		case job = <-d.jobs:
-		case <-idle.C:
-			return
-		case <-d.work.Done():
-			return
-		}
-	}
 }
 
 // start counts one more handler unless the relay is shutting down.
