@@ -56,7 +56,7 @@ func (s *pushServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// A slow GET handshake would hide the race: make the GET the slower side.
 			w.Header().Set("Mcp-Session-Id", "s1")
 			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"push","version":"1"}}}`, m.Get("id").Raw)
+			_, _ = io.WriteString(w, initializeResult(m.Get("id").Raw))
 		case "tools/call":
 			s.mu.Lock()
 			if s.stream != nil {
@@ -122,7 +122,7 @@ func TestAnswerOnAnotherStreamSettlesTheRequest(t *testing.T) {
 			case "initialize":
 				w.Header().Set("Mcp-Session-Id", "s1")
 				w.Header().Set("Content-Type", "application/json")
-				fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-11-25","capabilities":{},"serverInfo":{"name":"x","version":"1"}}}`, m.Get("id").Raw)
+				_, _ = io.WriteString(w, initializeResult(m.Get("id").Raw))
 			case "tools/call":
 				w.Header().Set("Content-Type", "text/event-stream")
 				fmt.Fprint(w, "id: p1\nretry: 10\ndata: \n\n")

@@ -197,9 +197,7 @@ func (r *Relay) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) erro
 	r.streams.Wait()
 
 	r.deleteSession(context.WithoutCancel(ctx), r.sess.current())
-	if c, ok := r.rt.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
+	closeIdle(r.rt)
 	if err := r.out.err(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write stdout: %w", err)
 	}

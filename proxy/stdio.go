@@ -172,17 +172,17 @@ func (lw *lineWriter) writeMessage(msg []byte) {
 		lw.mu.Unlock()
 		return
 	}
-	if lw.writing || len(msg) < directWrite {
+	direct := !lw.writing && len(msg) >= directWrite
+	if !direct {
 		lw.pending = append(append(lw.pending, msg...), '\n')
-		if lw.writing {
-			lw.mu.Unlock()
-			return
-		}
-		msg = nil
+	}
+	if lw.writing {
+		lw.mu.Unlock() // the writer under way takes it along
+		return
 	}
 	lw.writing = true
 	lw.mu.Unlock()
-	if msg != nil {
+	if direct {
 		lw.write(msg, []byte{'\n'})
 	} else {
 		// Let the answers that became ready with this one join its write.

@@ -262,7 +262,7 @@ func newTransport(cfg *Config, base http.RoundTripper, log *slog.Logger) http.Ro
 		t.MaxIdleConns = 512
 		t.MaxIdleConnsPerHost = 256
 		t.ForceAttemptHTTP2 = true
-		dial := (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		dial := t.DialContext // the default transport's dialer and its timeouts
 		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dial(ctx, network, addr)
 			if err != nil {
