@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -472,6 +473,25 @@ func (te *testEnv) options() Options {
 		now:           te.clk.Now,
 		after:         te.clk.After,
 	}
+}
+
+// logsAfterTokens builds a Cache on src, takes n tokens from it and returns what it logged:
+// for checks that something is said once, however many tokens follow.
+func (te *testEnv) logsAfterTokens(t *testing.T, src string, n int) string {
+	t.Helper()
+	o := te.options()
+	o.Source = src
+	c, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range n {
+		if _, err := c.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return te.logs.String()
 }
 
 // assertNoSecrets fails if s contains any credential the fakes handed out or received.

@@ -55,19 +55,7 @@ func TestKeyFileReadableByOthersWarnsOnce(t *testing.T) {
 			if err := os.Chmod(p, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			o := te.options()
-			o.Source = SourceAuto
-			c, err := New(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			for range 3 {
-				if _, err := c.Token(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-			}
-			logs := te.logs.String()
+			logs := te.logsAfterTokens(t, SourceAuto, 3)
 			n := strings.Count(logs, "readable by other users")
 			if want := map[bool]int{true: 1, false: 0}[tc.warn]; n != want {
 				t.Fatalf("warned %d times, want %d:\n%s", n, want, logs)

@@ -386,19 +386,7 @@ func TestAutoPicks(t *testing.T) {
 func TestAuthorizedUserSaysAudienceIsNotHonouredOnce(t *testing.T) {
 	te := newTestEnv(t)
 	te.useWellKnownADC(te.authorizedUser())
-	o := te.options()
-	o.Source = SourceGoogleAuth
-	c, err := New(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for range 3 {
-		if _, err := c.Token(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs := te.logs.String()
+	logs := te.logsAfterTokens(t, SourceGoogleAuth, 3)
 	if n := strings.Count(logs, "OAuth client id as audience"); n != 1 {
 		t.Errorf("info about the audience logged %d times, want once:\n%s", n, logs)
 	}

@@ -138,11 +138,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func machine() string {
 	model := "unknown CPU"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range splitLines(string(b)) {
-			if k, v, ok := cut(line, ":"); ok && k == "model name" {
-				model = v
-				break
-			}
+		if v, ok := statusField(string(b), "model name"); ok {
+			model = v
 		}
 	}
 	return fmt.Sprintf("%s/%s, %d CPUs (%s), %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version())

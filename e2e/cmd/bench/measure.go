@@ -317,10 +317,8 @@ func procStatus(pid int, field string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read the proxy's memory use (Linux /proc only): %w", err)
 	}
-	for _, line := range splitLines(string(b)) {
-		if k, v, ok := cut(line, ":"); ok && k == field {
-			return strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
-		}
+	if v, ok := statusField(string(b), field); ok {
+		return strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
 	}
 	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
 }
@@ -358,17 +356,27 @@ func procSwitches(pid int) (int64, error) {
 		if err != nil {
 			continue // the thread ended
 		}
-		for _, line := range splitLines(string(b)) {
-			if k, v, ok := cut(line, ":"); ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return 0, fmt.Errorf("/proc/%d/task/%s/status: %s: %w", pid, task.Name(), k, err)
-				}
-				total += n
+		for _, k := range []string{"voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"} {
+			v, _ := statusField(string(b), k)
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/task/%s/status: %s: %w", pid, task.Name(), k, err)
 			}
+			total += n
 		}
 	}
 	return total, nil
+}
+
+// statusField is the value of the first "field:" line of a /proc file such as status or
+// cpuinfo.
+func statusField(status, field string) (string, bool) {
+	for _, line := range splitLines(status) {
+		if k, v, ok := cut(line, ":"); ok && k == field {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func splitLines(s string) []string { return strings.Split(s, "\n") }
