@@ -6,8 +6,11 @@
 // fakegoogle), then for each of the two paths measures echo latency (p50/p99 of sequential
 // calls after a warm-up), throughput (calls in flight at once), an 8 MiB echo round trip and
 // the cold start (process spawn to initialize result, including the first token); for the
-// proxy also its peak and idle RSS, read from /proc. It prints one markdown table with the
-// ratios proxy/direct and the targets of issue 9.
+// proxy also its peak and idle RSS, read from /proc. Then it runs the same fakes in a child
+// process of its own (the bench binary with --serve-fakes) and measures latency and
+// throughput again: in process, the direct client's round trips never leave its own Go
+// runtime, which no real deployment offers. It prints one markdown table with the ratios
+// proxy/direct and the targets of issue 15 (judged on the in-process rows, as set).
 //
 //	go run ./cmd/bench --proxy ../bin/mcp-cloudrun-proxy
 package main
@@ -28,6 +31,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == serveFakesFlag {
+		if err := serveFakes(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: fakes' process: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -126,12 +136,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if o.url == "" {
+		if err := measureServerApart(ctx, o, &direct, &viaProxy, stderr); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stderr, "bench: measured in %v\n", time.Since(start).Round(time.Millisecond))
 	if viaProxy.hop, err = w.stdioFloor(o.proxyBin, o.proxyEnv, o.seqCalls); err != nil {
 		return fmt.Errorf("stdio floor: %w", err)
 	}
 	printTable(stdout, o, direct, viaProxy)
 	return nil
+}
+
+// measureServerApart repeats latency and throughput with the fakes in a child process.
+func measureServerApart(ctx context.Context, o options, direct, viaProxy *results, log io.Writer) error {
+	a, err := startApart(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	paths := []*path{
+		{name: "direct", dial: a.world.dialDirect, res: direct},
+		{name: "proxy", dial: a.world.dialProxy(o.proxyBin, o.proxyEnv), res: viaProxy},
+	}
+	return measureApart(ctx, o, paths, log)
 }
 
 // machine describes where the numbers were measured.

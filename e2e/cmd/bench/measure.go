@@ -40,6 +40,9 @@ type results struct {
 	// statelessP50 is the p50 of sequential echo calls against a stateless server speaking
 	// only 2026-07-28; zero when not measured.
 	statelessP50 time.Duration
+	// apart is latency and throughput with the server in its own process; nil when not
+	// measured (the server already runs apart with --url).
+	apart *apartResults
 }
 
 // measureStateless times sequential echo calls against a server speaking only 2026-07-28,

@@ -43,6 +43,14 @@ func printTable(w io.Writer, o options, d, p results) {
 		r = ratio(float64(p.statelessP50), float64(d.statelessP50))
 		add(fmt.Sprintf("echo latency p50, stateless 2026-07-28 server (%d sequential calls)", o.seqCalls/2), ms(d.statelessP50), ms(p.statelessP50), fmt.Sprintf("%.2fx", r), "(for information)", "")
 	}
+	if p.apart != nil && d.apart != nil {
+		r = ratio(float64(p.apart.p50), float64(d.apart.p50))
+		add(fmt.Sprintf("echo latency p50, server in its own process (%d sequential calls)", o.seqCalls), ms(d.apart.p50), ms(p.apart.p50), fmt.Sprintf("%.2fx", r), "(for information)", "")
+		r = ratio(p.apart.throughput, d.apart.throughput)
+		add(fmt.Sprintf("throughput, server in its own process (%d in flight, %d calls)", o.concurrency, o.tputCalls),
+			fmt.Sprintf("%.0f calls/s", d.apart.throughput), fmt.Sprintf("%.0f calls/s", p.apart.throughput), fmt.Sprintf("%.2fx", r), "(for information)", "")
+		add("proxy CPU time per sequential echo call, server in its own process", "-", ms(p.apart.cpuPerCall), "-", "(for information)", "")
+	}
 
 	fmt.Fprintln(w, "| measure | direct | proxy | proxy/direct | target | met |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | --- | --- |")
