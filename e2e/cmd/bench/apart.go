@@ -79,7 +79,7 @@ func startApart(ctx context.Context) (*apart, error) {
 	}
 	if url == "" || envFile == "" {
 		a.close()
-		return nil, fmt.Errorf("the fakes' process said %q, want url=... env_file=...", line)
+		return nil, fmt.Errorf("the fakes' process said %q, want url= and env_file= fields", line)
 	}
 	if a.world, err = newExternalWorld(url, envFile); err != nil {
 		a.close()

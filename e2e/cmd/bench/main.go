@@ -31,9 +31,14 @@ import (
 )
 
 func main() {
-	if len(os.Args) == 2 && os.Args[1] == serveFakesFlag {
-		if err := serveFakes(os.Stdin, os.Stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: fakes' process: %v\n", err)
+	if len(os.Args) == 2 && (os.Args[1] == serveFakesFlag || os.Args[1] == floorRelayFlag) {
+		// A child of the bench: the fakes apart, or the minimal relay.
+		serve := func() error { return serveFakes(os.Stdin, os.Stdout) }
+		if os.Args[1] == floorRelayFlag {
+			serve = runFloorRelay
+		}
+		if err := serve(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
@@ -135,6 +140,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := measureStateless(ctx, o, stateless, stderr); err != nil {
 			return err
 		}
+	}
+	if err := measureFloor(ctx, o, w, &direct, &viaProxy, stderr); err != nil {
+		return err
 	}
 	if o.url == "" {
 		if err := measureServerApart(ctx, o, &direct, &viaProxy, stderr); err != nil {

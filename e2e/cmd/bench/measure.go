@@ -40,6 +40,10 @@ type results struct {
 	// statelessP50 is the p50 of sequential echo calls against a stateless server speaking
 	// only 2026-07-28; zero when not measured.
 	statelessP50 time.Duration
+	// floorP50 is the p50 of sequential echo calls through the minimal relay of floorRelay
+	// (in the proxy's results) and of the direct client in alternating slices with it;
+	// floorCPU is that relay's CPU time per call.
+	floorP50, floorCPU time.Duration
 	// apart is latency and throughput with the server in its own process; nil when not
 	// measured (the server already runs apart with --url).
 	apart *apartResults

@@ -43,6 +43,11 @@ func printTable(w io.Writer, o options, d, p results) {
 		r = ratio(float64(p.statelessP50), float64(d.statelessP50))
 		add(fmt.Sprintf("echo latency p50, stateless 2026-07-28 server (%d sequential calls)", o.seqCalls/2), ms(d.statelessP50), ms(p.statelessP50), fmt.Sprintf("%.2fx", r), "(for information)", "")
 	}
+	if p.floorP50 > 0 {
+		r = ratio(float64(p.floorP50), float64(d.floorP50))
+		add(fmt.Sprintf("echo latency p50 through a minimal relay (%d sequential calls; proxy column: that relay)", o.seqCalls), ms(d.floorP50), ms(p.floorP50), fmt.Sprintf("%.2fx", r), "(for information: the floor of any relay process)", "")
+		add("minimal relay's CPU time per sequential echo call (proxy column: that relay)", "-", ms(p.floorCPU), "-", "(for information: the floor of any relay process)", "")
+	}
 	if p.apart != nil && d.apart != nil {
 		r = ratio(float64(p.apart.p50), float64(d.apart.p50))
 		add(fmt.Sprintf("echo latency p50, server in its own process (%d sequential calls)", o.seqCalls), ms(d.apart.p50), ms(p.apart.p50), fmt.Sprintf("%.2fx", r), "(for information)", "")
