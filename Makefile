@@ -48,9 +48,11 @@ test: $(MCPB)
 ## their own health check (claude mcp list, gemini mcp list, Codex's app-server
 ## mcpServerStatus/list, opencode mcp list) that an entry written by install-config connects
 ## through the built binary to the e2e fake Cloud Run, and how a start-up failure shows
-## (e2e/clients_test.go, build tag "clients").
+## (e2e/clients_test.go, build tag "clients"); and the MCP conformance suite's client
+## scenarios through the proxy (e2e/conformance_test.go).
 CLIENTS_DIR ?= .cache/clients
-CLIENT_PACKAGES := @anthropic-ai/claude-code@2.1.332 @google/gemini-cli@0.61.0 @openai/codex@0.169.0 opencode-ai@1.18.33
+# The conformance suite: 0.1.14 and later need Node 22 (fs.globSync); this machine has Node 20.
+CLIENT_PACKAGES := @anthropic-ai/claude-code@2.1.332 @google/gemini-cli@0.61.0 @openai/codex@0.169.0 opencode-ai@1.18.33 @modelcontextprotocol/conformance@0.1.13
 test-clients: build
 	mkdir -p '$(CLIENTS_DIR)'
 	[ -f '$(CLIENTS_DIR)/package.json' ] || echo '{"private": true}' > '$(CLIENTS_DIR)/package.json'

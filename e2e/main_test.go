@@ -14,7 +14,15 @@ var (
 	gcloudDir string // holds fakegcloud, installed as "gcloud"
 )
 
+// helpers are parts the test binary plays, instead of running tests, when a test's child
+// process starts it with E2E_HELPER set to the part's name (the conformance suite starts it
+// as its MCP client, for one).
+var helpers = map[string]func() int{}
+
 func TestMain(m *testing.M) {
+	if h := helpers[os.Getenv("E2E_HELPER")]; h != nil {
+		os.Exit(h())
+	}
 	os.Exit(runMain(m))
 }
 

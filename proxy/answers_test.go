@@ -323,3 +323,51 @@ func TestUnknownIDsAreRelayedAndLateDuplicatesDropped(t *testing.T) {
 		t.Errorf("more on stdout: %q", rest)
 	}
 }
+
+// A server that answers a notification or a client's response with 200 and a body (it must
+// answer 202 and no body) has that body ignored, as the SDKs' HTTP clients do: relayed, an
+// answer without an id makes the go-sdk client fail its next call (the conformance suite's
+// reference server answers every unknown method so), and one with the id of a request in
+// flight would pass for that request's answer.
+func TestBodiesAnsweringMessagesThatOweNoneAreIgnored(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, body string
+	}{
+		{"json without id", "application/json", `{"jsonrpc":"2.0","result":{}}`},
+		{"json with a pending id", "application/json", `{"jsonrpc":"2.0","id":5,"result":{"stray":true}}`},
+		{"event stream", "text/event-stream", "data: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"stray\":true}}\n\n"},
+		{"not json", "text/plain", "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				m := gjson.ParseBytes(body)
+				if !m.Get("id").Exists() || m.Get("result").Exists() {
+					w.Header().Set("Content-Type", tc.contentType)
+					_, _ = io.WriteString(w, tc.body)
+					return
+				}
+				<-release // request 5 stays in flight while the others are answered
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"own":true}}`, m.Get("id").Raw)
+			})
+			h := startRelay(t, srv)
+			var once sync.Once
+			free := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(free) // runs first: the server's Close waits for request 5's handler
+			h.send(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"slow"}}`)
+			h.send(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}`)
+			h.send(`{"jsonrpc":"2.0","id":"s1","result":{}}`) // a response to a server request
+			waitFor(t, "the notification and the response handled", func() bool { return strings.Count(h.logs.String(), "msg=relayed") == 2 })
+			free()
+			if got := h.next(); !strings.Contains(got, `"own":true`) {
+				t.Errorf("stdout %s, want request 5's own answer first", got)
+			}
+			h.closeAndWait()
+			if rest := h.rest(); len(rest) != 0 {
+				t.Errorf("more on stdout: %q", rest)
+			}
+		})
+	}
+}

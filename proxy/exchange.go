@@ -373,14 +373,25 @@ func (r *Relay) checkStatus(resp *http.Response, s *session) error {
 	return statusError(resp.StatusCode, body, hint)
 }
 
-// consume relays the messages of a successful response through to: nothing for 202, one
-// JSON body, or every event of an SSE stream as it arrives.
+// consume relays the messages of a successful response through to: nothing for 202 or for a
+// message that owes no answer, one JSON body, or every event of an SSE stream as it arrives.
 func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s *session, to sink) error {
 	defer resp.Body.Close()
 	expected := m.responsesExpected()
 	if resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusNoContent {
 		if expected > 0 {
 			return fmt.Errorf("upstream answered HTTP %d with no response to the request", resp.StatusCode)
+		}
+		return nil
+	}
+	if expected == 0 {
+		// Notifications and responses only: the server must answer 202 with no body
+		// (Streamable HTTP since 2025-03-26). Some answer 200 with a body, which the SDKs' own
+		// HTTP clients ignore. Relayed, it does harm: an answer without an id makes the
+		// go-sdk client fail its next call, and one with an id could pass for the answer to a
+		// request of the client's. The deferred Close drains it, within bounds.
+		if resp.ContentLength != 0 {
+			r.log.Debug("ignoring the body of an answer to a message that owes none (the server should answer 202 with no body)", "method", m.method, "status", resp.StatusCode, "content_type", resp.Header.Get("Content-Type"))
 		}
 		return nil
 	}
@@ -393,9 +404,6 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 		if err != nil {
 			return fmt.Errorf("read upstream response: %w%s", err, sizeHint(err))
 		}
-		if len(body) == 0 && expected == 0 {
-			return nil
-		}
 		if err := jsonscan.Valid(body, 0); err != nil {
 			return fmt.Errorf("upstream answered HTTP %d with invalid JSON (%v): %s", resp.StatusCode, err, wire.Excerpt(body))
 		}
@@ -403,19 +411,15 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 		return nil
 	default:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if expected == 0 && len(body) == 0 {
-			return nil
-		}
 		return fmt.Errorf("upstream answered HTTP %d with unexpected Content-Type %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), wire.Excerpt(body))
 	}
 }
 
-// relayStream relays a POST's event stream. When it ends or breaks before every response the
-// request is owed has arrived, it is resumed with GET and Last-Event-ID, so the server replays
+// relayStream relays the event stream answering a POST that owes responses. When it ends or
+// breaks before every one has arrived, it is resumed with GET and Last-Event-ID, so the server replays
 // only what came after the last event seen.
 func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser, s *session, to sink) error {
-	expected := m.responsesExpected()
-	pending := expected
+	pending := m.responsesExpected()
 	if m.kind == kindBatch {
 		relay := to
 		to = func(msg []byte, ids []string) {
@@ -429,9 +433,9 @@ func (r *Relay) relayStream(ctx context.Context, m *message, body io.ReadCloser,
 	// or Cloud Run ends now and then goes on as long as each stream delivers something.
 	resumes, progressID := 0, ""
 	for {
-		err := r.pumpEvents(sr, m, &pending, expected > 0, to)
+		err := r.pumpEvents(sr, m, &pending, true, to)
 		body.Close()
-		if expected == 0 || pending <= 0 {
+		if pending <= 0 {
 			return nil
 		}
 		if ctx.Err() != nil {

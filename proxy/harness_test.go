@@ -226,3 +226,13 @@ func (s *sseWriter) event(id, data string) {
 	fmt.Fprintf(s.w, "data: %s\n\n", data)
 	s.w.(http.Flusher).Flush()
 }
+
+// waitFor polls cond every 10 ms until it holds, failing after 10 s with what it waited for.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+	}
+}

@@ -220,12 +220,9 @@ func TestStandaloneEmptyStreamsBackOff(t *testing.T) {
 	const base = 5 * time.Millisecond
 	h := startRelay(t, srv, func(c *Config) { c.ReconnectDelay = base })
 	h.initialize()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(h.logs.String(), "giving up on the standalone stream"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("the relay never gave up on a stream that ends at once without messages\n%s", h.logs)
-		}
-		time.Sleep(10 * time.Millisecond) // polling the log, with a deadline
-	}
+	waitFor(t, "the relay to give up on a stream that ends at once without messages", func() bool {
+		return strings.Contains(h.logs.String(), "giving up on the standalone stream")
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(at) != 8 {
