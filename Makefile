@@ -49,10 +49,11 @@ test: $(MCPB)
 ## mcpServerStatus/list, opencode mcp list) that an entry written by install-config connects
 ## through the built binary to the e2e fake Cloud Run, and how a start-up failure shows
 ## (e2e/clients_test.go, build tag "clients"); and the MCP conformance suite's client
-## scenarios through the proxy (e2e/conformance_test.go).
+## scenarios through the proxy (e2e/conformance_test.go); the MCP Inspector's CLI through the
+## proxy to server-everything, the TypeScript reference server (e2e/everything_test.go).
 CLIENTS_DIR ?= .cache/clients
 # The conformance suite: 0.1.14 and later need Node 22 (fs.globSync); this machine has Node 20.
-CLIENT_PACKAGES := @anthropic-ai/claude-code@2.1.332 @google/gemini-cli@0.61.0 @openai/codex@0.169.0 opencode-ai@1.18.33 @modelcontextprotocol/conformance@0.1.13
+CLIENT_PACKAGES := @anthropic-ai/claude-code@2.1.332 @google/gemini-cli@0.61.0 @openai/codex@0.169.0 opencode-ai@1.18.33 @modelcontextprotocol/conformance@0.1.13 @modelcontextprotocol/inspector@0.15.0 @modelcontextprotocol/server-everything@2026.8.31
 test-clients: build
 	mkdir -p '$(CLIENTS_DIR)'
 	[ -f '$(CLIENTS_DIR)/package.json' ] || echo '{"private": true}' > '$(CLIENTS_DIR)/package.json'
