@@ -107,34 +107,16 @@ func (a *apart) close() {
 // its own process, on both paths in alternating slices, into each result's apart figures.
 func measureApart(ctx context.Context, o options, paths []*path, log io.Writer) error {
 	fmt.Fprintf(log, "bench: %d sequential calls and %d with %d in flight, the server in its own process ...\n", o.seqCalls, o.tputCalls, o.concurrency)
-	for _, p := range paths {
-		c, err := p.dial(ctx)
-		if err != nil {
-			return fmt.Errorf("%s (server apart): %w", p.name, err)
-		}
-		p.conn = c
-		defer c.cs.Close()
-		for i := range o.warmup {
-			if err := echo(ctx, c.cs, fmt.Sprintf("warm-up %d", i), 0); err != nil {
-				return fmt.Errorf("%s (server apart): warm-up: %w", p.name, err)
-			}
-		}
+	closeAll, err := connect(ctx, o, paths, " (server apart)")
+	if err != nil {
+		return err
 	}
-	for b := range blocks {
-		for _, p := range paths {
-			if err := p.sequential(ctx, b, o.seqCalls/blocks, 0, &p.lat); err != nil {
-				return err
-			}
-		}
+	defer closeAll()
+	if err := alternate(ctx, paths, o.seqCalls, 0, latencies); err != nil {
+		return err
 	}
-	for b := range blocks {
-		for _, p := range paths {
-			took, err := throughput(ctx, p.conn.cs, o.tputCalls/blocks, o.concurrency)
-			if err != nil {
-				return fmt.Errorf("%s (server apart): block %d: %w", p.name, b, err)
-			}
-			p.tput += took
-		}
+	if err := alternateThroughput(ctx, o, paths, " (server apart)"); err != nil {
+		return err
 	}
 	for _, p := range paths {
 		slices.Sort(p.lat)

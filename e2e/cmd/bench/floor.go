@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -53,25 +52,13 @@ func measureFloor(ctx context.Context, o options, w *world, direct, viaProxy *re
 	d := &path{name: "direct", dial: w.dialDirect, res: &results{}}
 	f := &path{name: "minimal relay", dial: w.dialFloor, res: &results{}}
 	paths := []*path{d, f}
-	for _, p := range paths {
-		c, err := p.dial(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
-		p.conn = c
-		defer c.cs.Close()
-		for i := range o.warmup {
-			if err := echo(ctx, c.cs, "warm-up "+strconv.Itoa(i), 0); err != nil {
-				return fmt.Errorf("%s: warm-up: %w", p.name, err)
-			}
-		}
+	closeAll, err := connect(ctx, o, paths, "")
+	if err != nil {
+		return err
 	}
-	for b := range blocks {
-		for _, p := range paths {
-			if err := p.sequential(ctx, b, o.seqCalls/blocks, 0, &p.lat); err != nil {
-				return err
-			}
-		}
+	defer closeAll()
+	if err := alternate(ctx, paths, o.seqCalls, 0, latencies); err != nil {
+		return err
 	}
 	direct.floorP50 = median(d.lat)
 	viaProxy.floorP50 = median(f.lat)

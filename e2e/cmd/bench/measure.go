@@ -54,28 +54,18 @@ type results struct {
 func measureStateless(ctx context.Context, o options, paths []*path, log io.Writer) error {
 	n := o.seqCalls / 2
 	fmt.Fprintf(log, "bench: %d sequential calls against a stateless 2026-07-28 server ...\n", n)
+	closeAll, err := connect(ctx, o, paths, " (2026-07-28)")
+	if err != nil {
+		return err
+	}
+	defer closeAll()
 	for _, p := range paths {
-		c, err := p.dial(ctx)
-		if err != nil {
-			return fmt.Errorf("%s (2026-07-28): %w", p.name, err)
-		}
-		p.conn = c
-		defer c.cs.Close()
-		if v := c.cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		if v := p.conn.cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
 			return fmt.Errorf("%s: negotiated %q with the 2026-07-28 server", p.name, v)
 		}
-		for i := range o.warmup {
-			if err := echo(ctx, c.cs, "warm-up "+strconv.Itoa(i), 0); err != nil {
-				return fmt.Errorf("%s (2026-07-28): warm-up: %w", p.name, err)
-			}
-		}
 	}
-	for b := range blocks {
-		for _, p := range paths {
-			if err := p.sequential(ctx, b, n/blocks, 0, &p.lat); err != nil {
-				return err
-			}
-		}
+	if err := alternate(ctx, paths, n, 0, latencies); err != nil {
+		return err
 	}
 	for _, p := range paths {
 		p.res.statelessP50 = median(p.lat)
@@ -126,19 +116,11 @@ func measure(ctx context.Context, o options, paths []*path, log io.Writer) error
 		}
 	}
 
-	for _, p := range paths {
-		c, err := p.dial(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
-		p.conn = c
-		defer c.cs.Close()
-		for i := range o.warmup {
-			if err := echo(ctx, c.cs, "warm-up "+strconv.Itoa(i), 0); err != nil {
-				return fmt.Errorf("%s: warm-up: %w", p.name, err)
-			}
-		}
+	closeAll, err := connect(ctx, o, paths, "")
+	if err != nil {
+		return err
 	}
+	defer closeAll()
 	if err := sleep(ctx, time.Second); err != nil {
 		return err
 	}
@@ -152,30 +134,16 @@ func measure(ctx context.Context, o options, paths []*path, log io.Writer) error
 	}
 
 	fmt.Fprintf(log, "bench: %d sequential calls, then %d with %v of server time ...\n", o.seqCalls, o.seqCalls/10, remoteDelay)
-	for b := range blocks {
-		for _, p := range paths {
-			if err := p.sequential(ctx, b, o.seqCalls/blocks, 0, &p.lat); err != nil {
-				return err
-			}
-		}
+	if err := alternate(ctx, paths, o.seqCalls, 0, latencies); err != nil {
+		return err
 	}
-	for b := range blocks {
-		for _, p := range paths {
-			if err := p.sequential(ctx, b, o.seqCalls/10/blocks, remoteDelay, &p.rem); err != nil {
-				return err
-			}
-		}
+	if err := alternate(ctx, paths, o.seqCalls/10, remoteDelay, func(p *path) *[]time.Duration { return &p.rem }); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(log, "bench: %d calls with %d in flight ...\n", o.tputCalls, o.concurrency)
-	for b := range blocks {
-		for _, p := range paths {
-			took, err := throughput(ctx, p.conn.cs, o.tputCalls/blocks, o.concurrency)
-			if err != nil {
-				return fmt.Errorf("%s: block %d: %w", p.name, b, err)
-			}
-			p.tput += took
-		}
+	if err := alternateThroughput(ctx, o, paths, ""); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(log, "bench: %d MiB echoes ...\n", o.largeBytes>>20)
@@ -255,6 +223,62 @@ func (p *path) sequential(ctx context.Context, block, n int, delay time.Duration
 		}
 		p.cpu += cpu1 - cpu0
 		p.switches += sw1 - sw0
+	}
+	return nil
+}
+
+// connect dials every path and warms it up; closeAll ends the sessions opened. what, when
+// not empty, tells this measurement's errors apart.
+func connect(ctx context.Context, o options, paths []*path, what string) (closeAll func(), err error) {
+	closeAll = func() {
+		for _, p := range paths {
+			if p.conn != nil {
+				p.conn.cs.Close()
+			}
+		}
+	}
+	for _, p := range paths {
+		name := p.name + what
+		if p.conn, err = p.dial(ctx); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		for i := range o.warmup {
+			if err := echo(ctx, p.conn.cs, "warm-up "+strconv.Itoa(i), 0); err != nil {
+				closeAll()
+				return nil, fmt.Errorf("%s: warm-up: %w", name, err)
+			}
+		}
+	}
+	return closeAll, nil
+}
+
+// alternate makes n sequential calls on every path, taking turns slice by slice, each
+// answered after delay, into the durations into picks.
+func alternate(ctx context.Context, paths []*path, n int, delay time.Duration, into func(*path) *[]time.Duration) error {
+	for b := range blocks {
+		for _, p := range paths {
+			if err := p.sequential(ctx, b, n/blocks, delay, into(p)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func latencies(p *path) *[]time.Duration { return &p.lat }
+
+// alternateThroughput runs the throughput measurement on every path, taking turns slice by
+// slice, adding each path's time to its tput.
+func alternateThroughput(ctx context.Context, o options, paths []*path, what string) error {
+	for b := range blocks {
+		for _, p := range paths {
+			took, err := throughput(ctx, p.conn.cs, o.tputCalls/blocks, o.concurrency)
+			if err != nil {
+				return fmt.Errorf("%s%s: block %d: %w", p.name, what, b, err)
+			}
+			p.tput += took
+		}
 	}
 	return nil
 }
