@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // The MCP Inspector's CLI (the TypeScript SDK's stdio client) through the built proxy to the
@@ -96,4 +98,82 @@ func startServerEverything(t *testing.T, env []string) string {
 		t.Fatal("server-everything did not say it was listening within 30s")
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
+}
+
+// A go-sdk client through the built proxy to server-everything: the server's requests inside a
+// call's stream (sampling, roots) reach the client and its answers get back, and notifications
+// the server sends on the standalone stream the proxy keeps open (log messages, resource
+// updates, at server-everything's 5 s pace) reach the client.
+func TestClientsServerRequestsAndNotificationsThroughProxyToServerEverything(t *testing.T) {
+	_, userEnv, project := clientWorld(t) // the fake Google gives the proxy its tokens
+	url := startServerEverything(t, userEnv)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	updated, logged := make(chan string, 16), make(chan string, 64)
+	client := mcp.NewClient(&mcp.Implementation{Name: "e2e", Version: "1"}, &mcp.ClientOptions{
+		CreateMessageHandler: func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+			return &mcp.CreateMessageResult{Model: "e2e", Role: "assistant", Content: &mcp.TextContent{Text: "sampled through the proxy"}}, nil
+		},
+		ResourceUpdatedHandler: func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) {
+			updated <- r.Params.URI
+		},
+		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
+			logged <- fmt.Sprint(r.Params.Data)
+		},
+	})
+	client.AddRoots(&mcp.Root{URI: "file:///e2e/project", Name: "project"})
+	cmd := exec.Command(proxyBin, "run", "--url", url)
+	cmd.Env, cmd.Dir = userEnv, project
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect through the proxy: %v", err)
+	}
+	defer cs.Close()
+	callText := func(tool string, args map[string]any) string {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+		if err != nil {
+			t.Fatalf("%s: %v\nproxy stderr:\n%s", tool, err, stderr.String())
+		}
+		var text strings.Builder
+		for _, c := range res.Content {
+			if tc, ok := c.(*mcp.TextContent); ok {
+				text.WriteString(tc.Text)
+			}
+		}
+		return text.String()
+	}
+	if got := callText("trigger-sampling-request", map[string]any{"prompt": "hello", "maxTokens": 10}); !strings.Contains(got, "sampled through the proxy") {
+		t.Errorf("trigger-sampling-request gave %q, want the client's sampling answer in it", got)
+	}
+	if got := callText("get-roots-list", map[string]any{}); !strings.Contains(got, "file:///e2e/project") {
+		t.Errorf("get-roots-list gave %q, want the client's root in it", got)
+	}
+	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	const resource = "demo://resource/dynamic/text/1"
+	if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: resource}); err != nil {
+		t.Fatal(err)
+	}
+	callText("toggle-simulated-logging", map[string]any{})
+	callText("toggle-subscriber-updates", map[string]any{})
+	for want := 2; want > 0; want-- {
+		select {
+		case uri := <-updated:
+			if uri != resource {
+				t.Errorf("update for %q, want %q", uri, resource)
+			}
+			updated = nil
+		case <-logged:
+			logged = nil
+		case <-time.After(20 * time.Second):
+			t.Fatalf("within 20s: resource update %v, log message %v (nil channel: arrived)\nproxy stderr:\n%s", updated != nil, logged != nil, stderr.String())
+		}
+	}
+	if strings.Contains(stderr.String(), "level=WARN") {
+		t.Errorf("the proxy warned:\n%s", stderr.String())
+	}
 }
