@@ -52,6 +52,12 @@ func TestClientsInspectorThroughProxyToServerEverything(t *testing.T) {
 // startServerEverything runs server-everything's Streamable HTTP transport on a free port
 // until the test ends and returns its MCP URL.
 func startServerEverything(t *testing.T, env []string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d/mcp", runServerEverything(t, env, "streamableHttp"))
+}
+
+// runServerEverything runs server-everything with transport on a free port until the test
+// ends and returns the port.
+func runServerEverything(t *testing.T, env []string, transport string) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +66,7 @@ func startServerEverything(t *testing.T, env []string) string {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "node", clientBin(t, "@modelcontextprotocol/server-everything/dist/index.js"), "streamableHttp")
+	cmd := exec.CommandContext(ctx, "node", clientBin(t, "@modelcontextprotocol/server-everything/dist/index.js"), transport)
 	cmd.Env, cmd.WaitDelay = append(env, fmt.Sprintf("PORT=%d", port)), 5*time.Second
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -80,7 +86,7 @@ func startServerEverything(t *testing.T, env []string) string {
 		listening := false
 		for sc.Scan() { // to the end: the server must never block on a full stderr pipe
 			seen = append(seen, sc.Text())
-			if !listening && strings.Contains(sc.Text(), "listening on port") {
+			if !listening && strings.Contains(sc.Text(), "on port") { // "listening on port", "running on port"
 				listening = true
 				ready <- nil
 			}
@@ -97,7 +103,32 @@ func startServerEverything(t *testing.T, env []string) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("server-everything did not say it was listening within 30s")
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d/mcp", port)
+	return port
+}
+
+// A server of the older HTTP+SSE transport (server-everything's "sse"): debug names that
+// transport and the fix, and run answers the client's initialize with an error that says so.
+func TestClientsOlderSSETransportIsNamed(t *testing.T) {
+	_, userEnv, project := clientWorld(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/sse", runServerEverything(t, userEnv, "sse"))
+	cmd := exec.Command(proxyBin, "debug", "--url", url)
+	cmd.Env, cmd.Dir = userEnv, project
+	out, _ := cmd.CombinedOutput()
+	for _, want := range []string{"this URL serves the older HTTP+SSE transport", "the proxy speaks Streamable HTTP (MCP 2025-03-26 and later) only"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("debug does not say %q:\n%s", want, out)
+		}
+	}
+	cmd = exec.Command(proxyBin, "run", "--url", url)
+	cmd.Env, cmd.Dir = userEnv, project
+	cmd.Stdin = strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}` + "\n")
+	answer, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.Contains(string(answer), `"id":1,"error"`) || !strings.Contains(string(answer), "older HTTP+SSE transport") {
+		t.Errorf("run answered %s, want an error for id 1 naming the older transport", answer)
+	}
 }
 
 // A go-sdk client through the built proxy to server-everything: the server's requests inside a

@@ -371,3 +371,30 @@ func TestBodiesAnsweringMessagesThatOweNoneAreIgnored(t *testing.T) {
 		})
 	}
 }
+
+// A 404 or 405 at the endpoint says what to check; at a URL ending in /sse, which is where
+// servers of the older HTTP+SSE transport listen, it names that transport.
+func TestNotFoundSaysWhatToCheck(t *testing.T) {
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/mcp", http.StatusNotFound, "check that --url is the MCP endpoint, often ending in /mcp"},
+		{"/mcp", http.StatusMethodNotAllowed, "the URL does not speak MCP Streamable HTTP; check --url"},
+		{"/sse", http.StatusNotFound, "a URL ending in /sse is usually the older HTTP+SSE transport"},
+		{"/sse", http.StatusMethodNotAllowed, "a URL ending in /sse is usually the older HTTP+SSE transport"},
+	} {
+		t.Run(fmt.Sprint(tc.path, tc.status), func(t *testing.T) {
+			srv := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "Cannot POST "+r.URL.Path, tc.status)
+			})
+			h := startRelay(t, srv, func(c *Config) { c.URL = strings.TrimSuffix(c.URL, "/mcp") + tc.path })
+			h.send(initReq)
+			got := h.next()
+			if !strings.Contains(got, `"id":0,"error"`) || !strings.Contains(got, tc.want) {
+				t.Errorf("answer %s, want an error for id 0 saying %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mcp-cloudrun-proxy/mcp-cloudrun-proxy/proxy/internal/jsonscan"
@@ -369,6 +370,9 @@ func (r *Relay) checkStatus(resp *http.Response, s *session) error {
 		}
 	case http.StatusMethodNotAllowed, http.StatusNotAcceptable, http.StatusUnsupportedMediaType:
 		hint = " (the URL does not speak MCP Streamable HTTP; check --url)"
+	}
+	if (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) && strings.HasSuffix(r.endpoint.Path, "/sse") {
+		hint = " (a URL ending in /sse is usually the older HTTP+SSE transport, which the proxy does not speak: point --url at the server's Streamable HTTP endpoint, often /mcp; `mcp-cloudrun-proxy debug` tells which)"
 	}
 	return statusError(resp.StatusCode, body, hint)
 }

@@ -103,7 +103,12 @@ func (p *Prober) CheckInitialize(ctx context.Context, token string, h Hints) (St
 		return netFailure(st, ex.err), nil
 	}
 	if ex.status/100 != 2 {
-		return p.rejected(st, ex, token, h), nil
+		st = p.rejected(st, ex, token, h)
+		if (ex.status == http.StatusNotFound || ex.status == http.StatusMethodNotAllowed) && p.legacySSE(ctx, token) {
+			st.Found = statusText(ex.status) + ": this URL serves the older HTTP+SSE transport (MCP 2024-11-05: a GET opens an event stream naming where to POST), not Streamable HTTP"
+			st.Remedy = "the proxy speaks Streamable HTTP (MCP 2025-03-26 and later) only: move the server to it (current SDKs serve it at " + p.origin() + "/mcp) and set --url there"
+		}
+		return st, nil
 	}
 	if ex.err != nil {
 		st.Verdict, st.Found = Fail, ex.err.Error()

@@ -244,14 +244,18 @@ func TestCheckInitialize(t *testing.T) {
 		answer func(http.ResponseWriter, *http.Request, string, []byte)
 		hints  Hints
 		want   brief
+		// lookForSSE: after a 404 or 405 the prober GETs the URL to look for the older
+		// HTTP+SSE transport.
+		lookForSSE bool
 	}{
 		{desc: "json", answer: mcpServer(false, 0), want: brief{OK, `HTTP 200 OK in `, ""}},
 		{desc: "sse after a notification", answer: mcpServer(true, 0), want: brief{OK, `server "fake" 1.2.3, protocol 2025-06-18, a session id came back, capabilities: logging, tools`, ""}},
 		{desc: "401 with hints", answer: status(401, "text/html", "<p>Unauthorized</p>"), hints: hints, want: brief{Fail, "HTTP 401 Unauthorized: aud was A, service expects B", "use --audience B"}},
 		{desc: "401 generic", answer: status(401, "", ""), want: brief{Fail, "HTTP 401 Unauthorized: the token was refused", "check the audience"}},
 		{desc: "403 with hints", answer: status(403, "", ""), hints: hints, want: brief{Fail, "HTTP 403 Forbidden: x@y lacks roles/run.invoker", "add-iam-policy-binding"}},
-		{desc: "404", answer: status(404, "text/plain", "404 page not found"), want: brief{Fail, `HTTP 404 Not Found: the URL does not point at the MCP endpoint (server said: "404 page not found")`, "/mcp"}},
-		{desc: "405", answer: status(405, "", ""), want: brief{Fail, "HTTP 405 Method Not Allowed: the URL does not point at the MCP endpoint", "/mcp"}},
+		{desc: "404", answer: status(404, "text/plain", "404 page not found"), want: brief{Fail, `HTTP 404 Not Found: the URL does not point at the MCP endpoint (server said: "404 page not found")`, "/mcp"}, lookForSSE: true},
+		{desc: "405", answer: status(405, "", ""), want: brief{Fail, "HTTP 405 Method Not Allowed: the URL does not point at the MCP endpoint", "/mcp"}, lookForSSE: true},
+		{desc: "older HTTP+SSE transport", answer: legacySSEServer, want: brief{Fail, "HTTP 404 Not Found: this URL serves the older HTTP+SSE transport (MCP 2024-11-05", "Streamable HTTP (MCP 2025-03-26 and later) only"}, lookForSSE: true},
 		{desc: "406", answer: status(406, "", ""), want: brief{Fail, "HTTP 406 Not Acceptable: the server does not speak Streamable HTTP", "Streamable HTTP transport"}},
 		{desc: "415", answer: status(415, "", ""), want: brief{Fail, "HTTP 415 Unsupported Media Type: the server does not speak Streamable HTTP", "Streamable HTTP"}},
 		{desc: "html page", answer: status(200, "text/html", "<html>hello</html>"), want: brief{Fail, `HTTP 200 OK with Content-Type "text/html": not a Streamable HTTP MCP endpoint`, "not a web page"}},
@@ -267,11 +271,34 @@ func TestCheckInitialize(t *testing.T) {
 			if (sess != nil) != (tc.want.Verdict == OK) {
 				t.Errorf("session = %+v with verdict %s", sess, st.Verdict)
 			}
-			if got := f.requests(); len(got) != 1 || got[0].Auth != "Bearer "+testToken {
-				t.Errorf("requests = %+v, want one initialize with the bearer token", got)
+			got := f.requests()
+			want := []string{http.MethodPost}
+			if tc.lookForSSE {
+				want = append(want, http.MethodGet)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("requests = %+v, want %v", got, want)
+			}
+			for i, r := range got {
+				if r.Method != want[i] || r.Auth != "Bearer "+testToken {
+					t.Errorf("request %d = %+v, want %s with the bearer token", i, r, want[i])
+				}
 			}
 		})
 	}
+}
+
+// legacySSEServer is an MCP server of the older HTTP+SSE transport at the probed path: POST
+// there is not served, GET opens a stream whose first event names the POST endpoint.
+func legacySSEServer(w http.ResponseWriter, r *http.Request, _ string, _ []byte) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "Cannot POST /mcp", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	io.WriteString(w, "event: endpoint\ndata: /messages?sessionId=1\n\n")
+	w.(http.Flusher).Flush()
+	<-r.Context().Done() // the stream stays open, as a real one does
 }
 
 func TestCheckTools(t *testing.T) {
