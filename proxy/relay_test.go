@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"strings"
 	"sync"
@@ -777,4 +779,42 @@ func TestOnIdleIsCalledOncePerQuietSpell(t *testing.T) {
 		t.Fatal("OnIdle was not called after the second burst")
 	}
 	noCall("twice after the second burst")
+}
+
+// idleClosedOnce is a transport whose first request meets net/http's race with a server
+// closing a kept-alive connection while it was idle: the connection is reported reused and
+// the request fails with net/http's error for that (its type is unexported; its text is the
+// same). Later requests go to next.
+type idleClosedOnce struct {
+	next  http.RoundTripper
+	tries atomic.Int32
+}
+
+func (t *idleClosedOnce) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.tries.Add(1) == 1 {
+		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.GotConn != nil {
+			trace.GotConn(httptrace.GotConnInfo{Reused: true, WasIdle: true})
+		}
+		return nil, errors.New("http: server closed idle connection")
+	}
+	return t.next.RoundTrip(req)
+}
+
+// A request that met a kept-alive connection the server had just closed while idle never
+// reached the server: it is sent again (the e2e test that stops the fake Cloud Run's
+// keep-alives met this now and then, and the client got the error).
+func TestIdleConnectionClosedBeforeTheRequestIsRetried(t *testing.T) {
+	var calls atomic.Int32
+	base := &idleClosedOnce{next: http.DefaultTransport}
+	h := startRelay(t, jsonHandler(func(_ *http.Request, body []byte) []byte {
+		calls.Add(1)
+		return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"result":{}}`, gjson.GetBytes(body, "id").Raw)
+	}), func(c *Config) { c.Transport = base })
+	h.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call"}`)
+	if got := h.next(); got != `{"jsonrpc":"2.0","id":1,"result":{}}` {
+		t.Fatalf("got %s, want the answer after one retry", got)
+	}
+	if n, tries := calls.Load(), base.tries.Load(); n != 1 || tries != 2 {
+		t.Errorf("server saw %d calls over %d tries, want 1 over 2", n, tries)
+	}
 }

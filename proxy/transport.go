@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -238,9 +239,13 @@ func parseRetryAfter(v string) (time.Duration, bool) {
 }
 
 // closedByPeer reports whether err is the server closing the connection before answering.
+// net/http's own error for a kept-alive connection the server closed while it was idle, as
+// the request was handed to it, is unexported; it is matched by its text. The server never
+// read that request (net/http retries it by itself only for idempotent methods).
 func closedByPeer(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		strings.Contains(err.Error(), "http: server closed idle connection")
 }
 
 // notSent reports whether err happened while connecting, before any byte of the request left.
