@@ -111,16 +111,18 @@ func runServerEverything(t *testing.T, env []string, transport string) int {
 func TestClientsOlderSSETransportIsNamed(t *testing.T) {
 	_, userEnv, project := clientWorld(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/sse", runServerEverything(t, userEnv, "sse"))
-	cmd := exec.Command(proxyBin, "debug", "--url", url)
-	cmd.Env, cmd.Dir = userEnv, project
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, proxyBin, "debug", "--url", url)
+	cmd.Env, cmd.Dir, cmd.WaitDelay = userEnv, project, 5*time.Second
 	out, _ := cmd.CombinedOutput()
 	for _, want := range []string{"this URL serves the older HTTP+SSE transport", "the proxy speaks Streamable HTTP (MCP 2025-03-26 and later) only"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("debug does not say %q:\n%s", want, out)
 		}
 	}
-	cmd = exec.Command(proxyBin, "run", "--url", url)
-	cmd.Env, cmd.Dir = userEnv, project
+	cmd = exec.CommandContext(ctx, proxyBin, "run", "--url", url)
+	cmd.Env, cmd.Dir, cmd.WaitDelay = userEnv, project, 5*time.Second
 	cmd.Stdin = strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}` + "\n")
 	answer, err := cmd.Output()
 	if err != nil {
@@ -145,11 +147,19 @@ func TestClientsServerRequestsAndNotificationsThroughProxyToServerEverything(t *
 		CreateMessageHandler: func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
 			return &mcp.CreateMessageResult{Model: "e2e", Role: "assistant", Content: &mcp.TextContent{Text: "sampled through the proxy"}}, nil
 		},
+		// Never blocking: the server goes on sending every 5 s, and a blocked handler would
+		// hold up every later message and the session's Close.
 		ResourceUpdatedHandler: func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) {
-			updated <- r.Params.URI
+			select {
+			case updated <- r.Params.URI:
+			default:
+			}
 		},
 		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
-			logged <- fmt.Sprint(r.Params.Data)
+			select {
+			case logged <- fmt.Sprint(r.Params.Data):
+			default:
+			}
 		},
 	})
 	client.AddRoots(&mcp.Root{URI: "file:///e2e/project", Name: "project"})
@@ -191,17 +201,18 @@ func TestClientsServerRequestsAndNotificationsThroughProxyToServerEverything(t *
 	}
 	callText("toggle-simulated-logging", map[string]any{})
 	callText("toggle-subscriber-updates", map[string]any{})
+	waitUpdate, waitLog := updated, logged // each set to nil once its kind arrived
 	for want := 2; want > 0; want-- {
 		select {
-		case uri := <-updated:
+		case uri := <-waitUpdate:
 			if uri != resource {
 				t.Errorf("update for %q, want %q", uri, resource)
 			}
-			updated = nil
-		case <-logged:
-			logged = nil
+			waitUpdate = nil
+		case <-waitLog:
+			waitLog = nil
 		case <-time.After(20 * time.Second):
-			t.Fatalf("within 20s: resource update %v, log message %v (nil channel: arrived)\nproxy stderr:\n%s", updated != nil, logged != nil, stderr.String())
+			t.Fatalf("within 20s: resource update %v, log message %v (false: still waiting)\nproxy stderr:\n%s", waitUpdate == nil, waitLog == nil, stderr.String())
 		}
 	}
 	if strings.Contains(stderr.String(), "level=WARN") {

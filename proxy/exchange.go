@@ -371,7 +371,9 @@ func (r *Relay) checkStatus(resp *http.Response, s *session) error {
 	case http.StatusMethodNotAllowed, http.StatusNotAcceptable, http.StatusUnsupportedMediaType:
 		hint = " (the URL does not speak MCP Streamable HTTP; check --url)"
 	}
-	if (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) && strings.HasSuffix(r.endpoint.Path, "/sse") {
+	// Only before a session: a server that started one here speaks Streamable HTTP.
+	if (resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) && (s == nil || s.id == "") &&
+		strings.HasSuffix(strings.TrimSuffix(r.endpoint.Path, "/"), "/sse") {
 		hint = " (a URL ending in /sse is usually the older HTTP+SSE transport, which the proxy does not speak: point --url at the server's Streamable HTTP endpoint, often /mcp; `mcp-cloudrun-proxy debug` tells which)"
 	}
 	return statusError(resp.StatusCode, body, hint)
@@ -393,7 +395,8 @@ func (r *Relay) consume(ctx context.Context, m *message, resp *http.Response, s 
 		// (Streamable HTTP since 2025-03-26). Some answer 200 with a body, which the SDKs' own
 		// HTTP clients ignore. Relayed, it does harm: an answer without an id makes the
 		// go-sdk client fail its next call, and one with an id could pass for the answer to a
-		// request of the client's. The deferred Close drains it, within bounds.
+		// request of the client's. The deferred Close drains it, within bounds: a stream the
+		// server keeps open holds its slot for drainMaxWait (250 ms) and is then cancelled.
 		if resp.ContentLength != 0 {
 			r.log.Debug("ignoring the body of an answer to a message that owes none (the server should answer 202 with no body)", "method", m.method, "status", resp.StatusCode, "content_type", resp.Header.Get("Content-Type"))
 		}

@@ -795,7 +795,7 @@ func (t *idleClosedOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 		if trace := httptrace.ContextClientTrace(req.Context()); trace != nil && trace.GotConn != nil {
 			trace.GotConn(httptrace.GotConnInfo{Reused: true, WasIdle: true})
 		}
-		return nil, errors.New("http: server closed idle connection")
+		return nil, errors.New(errServerClosedIdleText)
 	}
 	return t.next.RoundTrip(req)
 }
@@ -805,7 +805,9 @@ func (t *idleClosedOnce) RoundTrip(req *http.Request) (*http.Response, error) {
 // keep-alives met this now and then, and the client got the error).
 func TestIdleConnectionClosedBeforeTheRequestIsRetried(t *testing.T) {
 	var calls atomic.Int32
-	base := &idleClosedOnce{next: http.DefaultTransport}
+	next := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(next.CloseIdleConnections)
+	base := &idleClosedOnce{next: next}
 	h := startRelay(t, jsonHandler(func(_ *http.Request, body []byte) []byte {
 		calls.Add(1)
 		return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"result":{}}`, gjson.GetBytes(body, "id").Raw)

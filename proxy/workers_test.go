@@ -65,6 +65,7 @@ func TestWorkersEndWithTheirContext(t *testing.T) {
 			done := make(chan struct{})
 			ws.run(func() { close(done) })
 			<-done
+			synctest.Wait() // the worker is back on the idle stack before the next job
 		}
 		synctest.Wait()
 		if n := ws.idleCount(); n != 1 {

@@ -17,8 +17,9 @@ import (
 // where on stdout, and serves until its stdin closes (when the measuring bench exits).
 const serveFakesFlag = "--serve-fakes"
 
-// serveFakes is the child's side of startApart.
-func serveFakes(stdin io.Reader, stdout io.Writer) error {
+// serveFakes is the child's side of startApart: it serves until stdin closes or ctx ends (a
+// signal), and removes its credentials directory either way.
+func serveFakes(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	w, err := newWorld()
 	if err != nil {
 		return err
@@ -29,7 +30,15 @@ func serveFakes(stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("write the env file: %w", err)
 	}
 	fmt.Fprintf(stdout, "url=%s env_file=%s\n", w.url, envFile)
-	_, _ = io.Copy(io.Discard, stdin)
+	closed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, stdin)
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+	}
 	return nil
 }
 
@@ -49,14 +58,16 @@ func startApart(ctx context.Context) (*apart, error) {
 		return nil, fmt.Errorf("find the bench binary: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, self, serveFakesFlag)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) } // let it clean up
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the fakes' process stdin: %w", err)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the fakes' process stdout: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the fakes' process: %w", err)

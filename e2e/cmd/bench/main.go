@@ -31,19 +31,21 @@ import (
 )
 
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	if len(os.Args) == 2 && (os.Args[1] == serveFakesFlag || os.Args[1] == floorRelayFlag) {
 		// A child of the bench: the fakes apart, or the minimal relay.
-		serve := func() error { return serveFakes(os.Stdin, os.Stdout) }
+		serve := func() error { return serveFakes(ctx, os.Stdin, os.Stdout) }
 		if os.Args[1] == floorRelayFlag {
 			serve = runFloorRelay
 		}
-		if err := serve(); err != nil {
+		err := serve()
+		stop()
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", os.Args[1], err)
 			os.Exit(1)
 		}
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -141,8 +143,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if err := measureFloor(ctx, o, w, &direct, &viaProxy, stderr); err != nil {
-		return err
+	if runtime.GOOS == "linux" { // the floor relay's raw system calls are Linux's
+		if err := measureFloor(ctx, o, w, &direct, &viaProxy, stderr); err != nil {
+			return err
+		}
 	}
 	if o.url == "" {
 		if err := measureServerApart(ctx, o, &direct, &viaProxy, stderr); err != nil {
