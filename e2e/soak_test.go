@@ -163,6 +163,9 @@ func TestSoak(t *testing.T) {
 			case 1:
 				fc.CutStreams(faults.Cut{Method: "POST", AfterEvents: 1, Abrupt: true, Count: 4})
 				fc.CutStreams(faults.Cut{Method: "POST", AfterEvents: 1, Count: 4})
+				// Echo answers in its first event, so those cuts may need no resuming; a slow
+				// call's first event is progress, so this one always does.
+				fc.CutStreams(faults.Cut{Method: "POST", Tool: "slow", AfterEvents: 1})
 				fc.CutStreams(faults.Cut{Method: "GET", After: 50 * time.Millisecond, Abrupt: true})
 			case 2:
 				pause.Lock()

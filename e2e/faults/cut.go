@@ -18,11 +18,11 @@ var errCut = errors.New("faults: stream cut")
 // handler's context is cancelled so that it returns.
 type cutWriter struct {
 	http.ResponseWriter
-	c         *Controller
-	method    string
-	rpcMethod string
-	resumed   bool
-	cancel    func()
+	c       *Controller
+	method  string
+	msg     message // the POSTed message the stream answers
+	resumed bool
+	cancel  func()
 
 	mu      sync.Mutex
 	decided bool
@@ -51,7 +51,7 @@ func (w *cutWriter) decideLocked(status int) {
 	if status != http.StatusOK || !strings.HasPrefix(ct, "text/event-stream") {
 		return
 	}
-	k, ok := w.c.takeCut(w.method, w.rpcMethod, w.resumed)
+	k, ok := w.c.takeCut(w.method, w.msg, w.resumed)
 	if !ok {
 		return
 	}

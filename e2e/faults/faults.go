@@ -49,6 +49,9 @@ type Cut struct {
 	// RPCMethod, when set, cuts only streams answering a POST of this JSON-RPC method (e.g.
 	// "subscriptions/listen").
 	RPCMethod string
+	// Tool, when set, cuts only streams answering a tools/call of this tool (e.g. one that
+	// sends progress before its result, so that a cut after its first event needs resuming).
+	Tool string
 	// Retry, when positive and the cut is clean, is sent as an SSE retry field before the end.
 	Retry time.Duration
 }
@@ -147,11 +150,12 @@ func (c *Controller) takeFailure(method, rpcMethod string) (Failure, bool) {
 }
 
 // takeCut pops the first cut matching an SSE response to method, if any.
-func (c *Controller) takeCut(method, rpcMethod string, resumed bool) (Cut, bool) {
+func (c *Controller) takeCut(method string, msg message, resumed bool) (Cut, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, k := range c.cuts {
-		if (k.Method != "" && k.Method != method) || (k.RPCMethod != "" && k.RPCMethod != rpcMethod) {
+		if (k.Method != "" && k.Method != method) || (k.RPCMethod != "" && k.RPCMethod != msg.Method) ||
+			(k.Tool != "" && (msg.Method != "tools/call" || k.Tool != msg.Params.Name)) {
 			continue
 		}
 		if k.Resumed && !resumed {
@@ -183,19 +187,30 @@ func (c *Controller) hasCuts() bool {
 // RPCMethod returns the JSON-RPC method of a single message body ("" for a response, a batch
 // or non-JSON).
 func RPCMethod(body []byte) string {
-	var m struct {
-		Method string `json:"method"`
-	}
+	return parseMessage(body).Method
+}
+
+// message is what the faults match in a POSTed JSON-RPC message.
+type message struct {
+	Method string `json:"method"`
+	Params struct {
+		Name string `json:"name"`
+	} `json:"params"`
+}
+
+// parseMessage reads body's method and params.name; zero for a batch or non-JSON.
+func parseMessage(body []byte) message {
+	var m message
 	if err := json.Unmarshal(body, &m); err != nil {
-		return ""
+		return message{}
 	}
-	return m.Method
+	return m
 }
 
 // Wrap returns next with the controller's faults applied.
 func (c *Controller) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var rpcMethod string
+		var msg message
 		if r.Method == http.MethodPost && r.Body != nil {
 			body, err := io.ReadAll(r.Body)
 			if err != nil {
@@ -203,9 +218,9 @@ func (c *Controller) Wrap(next http.Handler) http.Handler {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			rpcMethod = RPCMethod(body)
+			msg = parseMessage(body)
 		}
-		if f, ok := c.takeFailure(r.Method, rpcMethod); ok {
+		if f, ok := c.takeFailure(r.Method, msg.Method); ok {
 			if f.RetryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds()))))
 			}
@@ -218,7 +233,7 @@ func (c *Controller) Wrap(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		cw := &cutWriter{ResponseWriter: w, c: c, method: r.Method, rpcMethod: rpcMethod, resumed: r.Header.Get("Last-Event-ID") != "", cancel: cancel}
+		cw := &cutWriter{ResponseWriter: w, c: c, method: r.Method, msg: msg, resumed: r.Header.Get("Last-Event-ID") != "", cancel: cancel}
 		next.ServeHTTP(cw, r.WithContext(ctx))
 		cw.finish()
 	})

@@ -66,13 +66,17 @@ func TestCuts(t *testing.T) {
 	tests := []struct {
 		desc       string
 		cut        faults.Cut
+		post       string // the message POSTed; a GET when empty
 		wantEvents int
 		wantErr    bool
 	}{
-		{"abrupt after 2 events", faults.Cut{AfterEvents: 2, Abrupt: true}, 2, true},
-		{"clean after 2 events", faults.Cut{AfterEvents: 2}, 2, false},
-		{"clean after 50ms", faults.Cut{After: 50 * time.Millisecond}, 2, false},
-		{"other method", faults.Cut{AfterEvents: 1, Method: "POST"}, 5, false},
+		{"abrupt after 2 events", faults.Cut{AfterEvents: 2, Abrupt: true}, "", 2, true},
+		{"clean after 2 events", faults.Cut{AfterEvents: 2}, "", 2, false},
+		{"clean after 50ms", faults.Cut{After: 50 * time.Millisecond}, "", 2, false},
+		{"other method", faults.Cut{AfterEvents: 1, Method: "POST"}, "", 5, false},
+		{"its tool", faults.Cut{AfterEvents: 1, Tool: "slow"}, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow"}}`, 1, false},
+		{"other tool", faults.Cut{AfterEvents: 1, Tool: "slow"}, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}`, 5, false},
+		{"not a tool call", faults.Cut{AfterEvents: 1, Tool: "slow"}, `{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"slow"}}`, 5, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -80,7 +84,13 @@ func TestCuts(t *testing.T) {
 			srv := httptest.NewServer(c.Wrap(http.HandlerFunc(sse)))
 			defer srv.Close()
 			c.CutStreams(tc.cut)
-			resp, err := http.Get(srv.URL)
+			var resp *http.Response
+			var err error
+			if tc.post != "" {
+				resp, err = http.Post(srv.URL, "application/json", strings.NewReader(tc.post))
+			} else {
+				resp, err = http.Get(srv.URL)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
