@@ -101,23 +101,11 @@ type request struct {
 // do sends r and reads the answer (a JSON body, or an event stream up to the first response
 // when r.onlyFirst). It never returns the token in any field.
 func (p *Prober) do(ctx context.Context, r request) exchange {
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, p.url.String(), body)
+	req, err := p.newRequest(ctx, r.method, r.body, r.token)
 	if err != nil {
-		return exchange{err: fmt.Errorf("build %s request: %w", r.method, err)}
+		return exchange{err: err}
 	}
 	h := req.Header
-	h.Set("User-Agent", p.cfg.UserAgent)
-	if r.body != nil {
-		h.Set("Content-Type", "application/json")
-	}
-	h.Set("Accept", "application/json, text/event-stream")
-	if r.token != "" {
-		h.Set("Authorization", "Bearer "+r.token)
-	}
 	if r.session != "" {
 		h.Set(wire.HeaderSessionID, r.session)
 	}
@@ -156,6 +144,29 @@ func (p *Prober) do(ctx context.Context, r request) exchange {
 		ex.err = fmt.Errorf("reading the answer to %s failed after HTTP %d: %w", r.method, resp.StatusCode, classify(err, p.url.Host))
 	}
 	return ex
+}
+
+// newRequest is a request to the endpoint with the prober's User-Agent, the content
+// negotiation of Streamable HTTP and, when token is set, the bearer token.
+func (p *Prober) newRequest(ctx context.Context, method string, body []byte, token string) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, p.url.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("build %s request: %w", method, err)
+	}
+	h := req.Header
+	h.Set("User-Agent", p.cfg.UserAgent)
+	if body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	h.Set("Accept", "application/json, text/event-stream")
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return req, nil
 }
 
 // excerpt is the answer's body as a short, token-free text.

@@ -19,15 +19,11 @@ const legacyWait = 3 * time.Second
 func (p *Prober) legacySSE(ctx context.Context, token string) bool {
 	ctx, cancel := context.WithTimeout(ctx, legacyWait)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url.String(), nil)
+	req, err := p.newRequest(ctx, http.MethodGet, nil, token)
 	if err != nil {
 		return false
 	}
-	req.Header.Set("User-Agent", p.cfg.UserAgent)
-	req.Header.Set("Accept", "text/event-stream")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	req.Header.Set("Accept", "text/event-stream") // what the older transport's GET asks for
 	resp, err := p.http.Do(req)
 	if err != nil {
 		return false
